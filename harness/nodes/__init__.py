@@ -1,0 +1,1 @@
+"""Node backends. Every backend implements `harness.nodes.base.Node`; suites never see which one runs."""

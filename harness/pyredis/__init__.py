@@ -1,0 +1,1 @@
+"""A Redis node in Python, with real replication that interoperates with redis-server."""
