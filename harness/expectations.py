@@ -1,0 +1,53 @@
+"""Everything that differs between Redis versions, in one place.
+
+Suites ask `Expect(build)` what to assert instead of testing version numbers themselves, so
+when a new server changes a behaviour there is exactly one line to change (and the report can
+say which documented difference applied).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.nodes.base import ServerBuild
+
+READONLY_ERROR = "READONLY You can't write against a read only replica."
+NOAUTH_ERROR = "NOAUTH Authentication required."
+WRONGPASS_ERROR = "WRONGPASS invalid username-password pair or user is disabled."
+
+
+@dataclass(frozen=True)
+class Expect:
+    build: ServerBuild
+
+    @property
+    def debug_digest_needs_config(self) -> bool:
+        """7.0 turned DEBUG off by default (our base conf turns it back on)."""
+        return self.build.at_least(7)
+
+    @property
+    def master_restart_allows_psync(self) -> bool:
+        """7.0+ keeps the old replid as replid2 after a restart with RDB, so replicas PSYNC."""
+        return self.build.at_least(7)
+
+    @property
+    def restarted_master_keeps_replid2(self) -> bool:
+        """A node restarted from an RDB as a master keeps its old id as replid2 (7.0+)."""
+        return self.build.at_least(7)
+
+    @property
+    def rdb_version(self) -> int:
+        major_minor = self.build.version_tuple[:2]
+        if major_minor >= (7, 4):
+            return 12
+        if major_minor >= (7, 2):
+            return 11
+        if major_minor >= (7, 0):
+            return 10
+        return 9
+
+    @property
+    def first_sync_counts_partial_err(self) -> bool:
+        """A fresh replica PSYNCs with its own random id, which the master counts as
+        sync_partial_err (every supported version; only `PSYNC ? -1` is exempt)."""
+        return True
