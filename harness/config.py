@@ -43,6 +43,7 @@ class Settings:
     toxiproxy_url: str | None = None  # None: start the embedded server
     seed: int = 0
     seed_was_given: bool = False
+    chaos_seed: int | None = None  # seeds chaos workloads/schedules; defaults to `seed`
     wait_timeout: float = 15.0  # default deadline for condition waits, seconds
     report_dir: Path = Path("reports")
     run_root: Path | None = None  # where nodes' temp dirs go (default: the system temp dir)
@@ -66,6 +67,8 @@ class Settings:
             parts.append(f"--image={_quote(image)}")
         if self.toxiproxy_url:
             parts.append(f"--toxiproxy-url={self.toxiproxy_url}")
+        if self.chaos_seed is not None and self.chaos_seed != self.seed:
+            parts.append(f"--chaos-seed={self.chaos_seed}")
         return " ".join(parts)
 
 
