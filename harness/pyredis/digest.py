@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import struct
 from collections import deque
 from collections.abc import Mapping
 
@@ -42,12 +43,154 @@ def format_score(score: float, version: tuple[int, int] = (7, 0)) -> bytes:
     return fpconv_dtoa(score).encode()
 
 
-def fpconv_dtoa(x: float) -> str:
-    """Redis 7.2+'s fpconv_dtoa: shortest round-trip digits, laid out by grisu's rules.
+_M64 = (1 << 64) - 1
+_TENS = [10**i for i in range(19, -1, -1)]  # 10^19 ... 1, as in fpconv
 
-    Python's repr gives the same shortest digits; only the layout (when to use an exponent,
-    unpadded exponents) is Redis's own, reimplemented here.
+
+def _cached_powers() -> list[tuple[int, int]]:
+    """Normalized 64-bit significand and binary exponent of 10^k, k = -348, -340, ..., 340."""
+    out = []
+    for k in range(-348, 341, 8):
+        if k >= 0:
+            num, den = 10**k, 1
+        else:
+            num, den = 1, 10**-k
+        e = num.bit_length() - den.bit_length() - 64
+        while True:  # find e with 2^63 <= 10^k / 2^e < 2^64
+            n, d = (num, den << e) if e >= 0 else (num << -e, den)
+            if n >= d << 64:
+                e += 1
+            elif n < d << 63:
+                e -= 1
+            else:
+                break
+        q, r = divmod(n, d)
+        if 2 * r >= d:
+            q += 1
+        if q >> 64:
+            q >>= 1
+            e += 1
+        out.append((q, e))
+    return out
+
+
+_POWERS = _cached_powers()
+
+
+def _mul(af: int, ae: int, bf: int, be: int) -> tuple[int, int]:
+    """fpconv's 64x64 multiply keeping the rounded high half."""
+    lo = 0xFFFFFFFF
+    ah_bl = (af >> 32) * (bf & lo)
+    al_bh = (af & lo) * (bf >> 32)
+    al_bl = (af & lo) * (bf & lo)
+    ah_bh = (af >> 32) * (bf >> 32)
+    tmp = (ah_bl & lo) + (al_bh & lo) + (al_bl >> 32) + (1 << 31)
+    return (ah_bh + (ah_bl >> 32) + (al_bh >> 32) + (tmp >> 32)) & _M64, ae + be + 64
+
+
+def _grisu2(x: float) -> tuple[str, int]:
+    """Digits D and exponent K (x = D * 10^K) exactly as fpconv's grisu2 produces them.
+
+    Grisu2 is *not* always shortest (3.5e22 gives 35000000000000002 * 10^6), so Python's repr
+    cannot stand in for it; the 64-bit unsigned arithmetic is emulated with masks.
     """
+    bits = struct.unpack("<Q", struct.pack("<d", x))[0]
+    frac = bits & 0x000FFFFFFFFFFFFF
+    bexp = (bits >> 52) & 0x7FF
+    hidden = 1 << 52
+    if bexp:
+        frac += hidden
+        e = bexp - 1075
+    else:
+        e = -1074
+    # Boundaries.
+    uf, ue = (frac << 1) + 1, e - 1
+    while not uf & (hidden << 1):
+        uf <<= 1
+        ue -= 1
+    uf <<= 10
+    ue -= 10
+    lshift = 2 if frac == hidden else 1
+    lf, le = (frac << lshift) - 1, e - lshift
+    lf <<= le - ue
+    le = ue
+    # Normalize w.
+    wf, we = frac, e
+    while not wf & hidden:
+        wf <<= 1
+        we -= 1
+    wf <<= 11
+    we -= 11
+    # Cached power.
+    approx = int(-(ue + 87) * 0.30102999566398114)
+    idx = int((approx + 348) / 8)
+    while True:
+        cur = ue + _POWERS[idx][1] + 64
+        if cur < -60:
+            idx += 1
+        elif cur > -32:
+            idx -= 1
+        else:
+            break
+    k = -348 + idx * 8
+    cf, ce = _POWERS[idx]
+    wf, we = _mul(wf, we, cf, ce)
+    uf, ue = _mul(uf, ue, cf, ce)
+    lf, le = _mul(lf, le, cf, ce)
+    lf += 1
+    uf -= 1
+    kk = -k
+    # Digit generation.
+    wfrac = (uf - wf) & _M64
+    delta = (uf - lf) & _M64
+    shift = -ue
+    one = 1 << shift
+    part1 = uf >> shift
+    part2 = uf & (one - 1)
+    digits: list[int] = []
+    kappa = 10
+    di = 10
+    while kappa > 0:
+        div = _TENS[di]
+        di += 1
+        digit = part1 // div
+        if digit or digits:
+            digits.append(digit)
+        part1 -= digit * div
+        kappa -= 1
+        tmp = ((part1 << shift) + part2) & _M64
+        if tmp <= delta:
+            kk += kappa
+            _round_digit(digits, delta, tmp, (div << shift) & _M64, wfrac)
+            return "".join(map(str, digits)), kk
+    unit = 18
+    while True:
+        part2 = (part2 * 10) & _M64
+        delta = (delta * 10) & _M64
+        kappa -= 1
+        digit = part2 >> shift
+        if digit or digits:
+            digits.append(digit)
+        part2 &= one - 1
+        if part2 < delta:
+            kk += kappa
+            _round_digit(digits, delta, part2, one, (wfrac * _TENS[unit]) & _M64)
+            return "".join(map(str, digits)), kk
+        unit -= 1
+
+
+def _round_digit(digits: list[int], delta: int, rem: int, kappa: int, frac: int) -> None:
+    while (
+        rem < frac
+        and ((delta - rem) & _M64) >= kappa
+        and (((rem + kappa) & _M64) < frac or ((frac - rem) & _M64) > ((rem + kappa - frac) & _M64))
+    ):
+        digits[-1] -= 1
+        rem = (rem + kappa) & _M64
+
+
+def fpconv_dtoa(x: float) -> str:
+    """Redis 7.2+'s fpconv_dtoa: grisu2 digits, laid out by fpconv's rules (§4.6)."""
     neg = math.copysign(1.0, x) < 0
     sign = "-" if neg else ""
     if x == 0:
@@ -56,21 +199,7 @@ def fpconv_dtoa(x: float) -> str:
         return sign + "inf"
     if math.isnan(x):
         return sign + "nan"
-    r = repr(abs(x))
-    mant, _, exp = r.partition("e")
-    e = int(exp) if exp else 0
-    if "." in mant:
-        ip, fp = mant.split(".")
-    else:
-        ip, fp = mant, ""
-    if fp == "0":
-        fp = ""
-    digits = (ip + fp).lstrip("0")
-    # value = int(ip+fp) * 10^(e - len(fp)); leading zeros stripped do not change K.
-    k = e - len(fp)
-    stripped = digits.rstrip("0")
-    k += len(digits) - len(stripped)
-    digits = stripped
+    digits, k = _grisu2(abs(x))
     n = len(digits)
     exp10 = abs(k + n - 1)
     if k >= 0 and exp10 < n + 7:
