@@ -13,6 +13,7 @@ from html import escape
 from typing import Any
 
 from harness.report.model import OUTCOMES, summarize, target_order
+from harness.report.redact import redact_value
 from harness.report.svg import render_timeline
 
 SYMBOLS = {"pass": "✓", "fail": "✗", "hazard": "⚠", "xfail": "⊘", "skipped": "–"}
@@ -140,8 +141,10 @@ def _triage(test: dict[str, Any]) -> str:
 
 def render(results: dict[str, Any]) -> str:
     tests: list[dict[str, Any]] = list(results.get("tests", []))
-    run = results.get("run", {})
-    env = results.get("environment", {})
+    # run and environment come from results.json, which a user may have edited or produced
+    # with an older version: redact again here (cheap) rather than trust the file
+    run = redact_value(results.get("run", {}))
+    env = redact_value(results.get("environment", {}))
     targets = target_order(list(results.get("targets", [])), tests)
     counts = summarize(tests)
     title = "Redis replication conformance report"

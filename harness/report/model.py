@@ -285,11 +285,13 @@ def load_results(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ResultsError(f"results file {path} does not exist (run `pytest suites/` first)") from None
+    except UnicodeDecodeError as exc:
+        raise ResultsError(f"results file {path} is not valid JSON (not UTF-8 text: {exc.reason})") from None
     except OSError as exc:
         raise ResultsError(f"cannot read results file {path}: {exc.strerror or exc}") from None
     try:
         data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except json.JSONDecodeError as exc:
         raise ResultsError(f"results file {path} is not valid JSON ({exc})") from None
     if not isinstance(data, dict) or "schema_version" not in data:
         raise ResultsError(f"results file {path} is not a harness results.json (no schema_version)")
