@@ -224,11 +224,18 @@ class ContainerNode(Node):
             return f"exited:{code}"
         try:
             with self.client(timeout=1.0, retry=Retry(NoBackoff(), 0)) as conn:
-                return "ready" if conn.ping() else "no PONG"
+                if not conn.ping():
+                    return "no PONG"
+                # The port may be answered by someone else (a leftover, a clash): make sure the
+                # server that answers is the one started from this node's conf file.
+                answered_from = conn.info("server").get("config_file")
         except redis.AuthenticationError:
             return "auth"
         except (redis.RedisError, OSError) as exc:
             return f"{type(exc).__name__}: {exc}"
+        if answered_from and str(answered_from) != str(self.conf_path):
+            return f"port {self.port} is answered by another server (config_file {answered_from})"
+        return "ready"
 
     def _wait_ready(self, timeout: float) -> None:
         """Ready means PING answers PONG; an exited container is reported at once with its logs."""
