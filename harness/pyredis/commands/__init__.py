@@ -1,0 +1,119 @@
+"""The command table: one module per command family registers its handlers here.
+
+Handlers are plain functions `(client, args) -> bytes` that run synchronously on the event loop,
+like Redis's command procs; a handler that must wait (WAIT) returns a `Blocked` carrying a
+coroutine. Errors are raised as `CommandError` so the exact Redis text lives in one place per case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+class CommandError(Exception):
+    """Becomes `-<text>` on the wire (text includes the ERR/WRONGTYPE/... prefix)."""
+
+
+WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
+NOT_INT = "ERR value is not an integer or out of range"
+NOT_FLOAT = "ERR value is not a valid float"
+SYNTAX = "ERR syntax error"
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    handler: Callable[[Any, list[bytes]], Any]
+    arity: int
+    flags: frozenset[str]
+    categories: frozenset[str]
+
+    @property
+    def is_write(self) -> bool:
+        return "write" in self.flags
+
+
+class Blocked:
+    """A reply that arrives later: the client stops reading until `awaitable` yields bytes."""
+
+    __slots__ = ("awaitable",)
+
+    def __init__(self, awaitable: Awaitable[bytes]) -> None:
+        self.awaitable = awaitable
+
+
+COMMANDS: dict[bytes, Command] = {}
+
+
+def command(name: str, arity: int, flags: str = "", categories: str = "") -> Callable:
+    def register(func: Callable) -> Callable:
+        flag_set = frozenset(flags.split())
+        cats = set(categories.split())
+        cats.add("write" if "write" in flag_set else "read")
+        if "admin" in flag_set:
+            cats.update({"admin", "dangerous"})
+        COMMANDS[name.encode()] = Command(name, func, arity, flag_set, frozenset(cats))
+        return func
+
+    return register
+
+
+def to_int(raw: bytes, message: str = NOT_INT) -> int:
+    """Parse like string2ll: optional '-', digits, no spaces or '+', fits int64."""
+    if not raw or len(raw) > 20:
+        raise CommandError(message)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise CommandError(message) from None
+    if raw[0] in b"+ " or raw[-1:] in (b" ",) or (raw[0] == 0x30 and len(raw) > 1) or raw.startswith(b"-0"):
+        raise CommandError(message)
+    if not -(2**63) <= value < 2**63:
+        raise CommandError(message)
+    return value
+
+
+def to_float(raw: bytes, message: str = NOT_FLOAT) -> float:
+    import math
+
+    text = raw.strip().lower()
+    if text != raw.lower() or not text:
+        raise CommandError(message)
+    if text in (b"inf", b"+inf", b"infinity", b"+infinity"):
+        return math.inf
+    if text in (b"-inf", b"-infinity"):
+        return -math.inf
+    try:
+        value = float(text)
+    except ValueError:
+        raise CommandError(message) from None
+    if math.isnan(value):
+        raise CommandError(message)
+    return value
+
+
+def fmt_float(value: float) -> bytes:
+    """%.17g as Redis 6.2/7.0 print doubles."""
+    import math
+
+    if math.isinf(value):
+        return b"inf" if value > 0 else b"-inf"
+    return (b"%.17g" % value)
+
+
+def load_all() -> None:
+    """Import every family so its commands register."""
+    from harness.pyredis.commands import (  # noqa: F401
+        connection,
+        hashes,
+        keys,
+        lists,
+        replication,
+        server,
+        sets,
+        strings,
+        transactions,
+        zsets,
+    )

@@ -1,0 +1,421 @@
+"""The asyncio plumbing: client connections, command dispatch, propagation, the cron.
+
+One event loop runs everything, as Redis's single thread does, so a command never interleaves
+with another and DEBUG SLEEP freezes the node the way the replication tests expect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import secrets
+import signal
+import time
+from typing import Any
+
+from harness.pyredis import resp
+from harness.pyredis.commands import COMMANDS, Blocked, Command, CommandError, load_all
+from harness.pyredis.config import Config
+from harness.pyredis.keyspace import Database, Keyspace
+from harness.pyredis.log import Log
+from harness.pyredis.resp import ProtocolError, parse_command
+
+REDIS_VERSION = "7.0.0"
+PYREDIS_VERSION = "0.1.0"
+
+_ids = itertools.count(1)
+
+# Commands allowed while a transaction is open without being queued.
+_MULTI_IMMEDIATE = {b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"}
+# Commands a replica-link client (the master talking to us) may run without a reply.
+_STALE_OK = {b"info", b"role", b"replicaof", b"slaveof", b"config", b"auth", b"hello", b"select",
+             b"shutdown", b"replconf", b"command", b"ping"}
+
+
+def new_replid() -> str:
+    return secrets.token_hex(20)
+
+
+class Client(asyncio.Protocol):
+    """One TCP connection; also used for replicas attached to us (after SYNC/PSYNC)."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.id = next(_ids)
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.addr = "?:0"
+        self.laddr = "?:0"
+        self.name = b""
+        self.db: Database = server.keyspace.dbs[0]
+        self.user = "default"
+        self.authenticated = not server.auth_required()
+        self.multi: list[tuple[Command, list[bytes]]] | None = None
+        self.multi_error = False
+        self.watched: list[tuple[Database, bytes]] = []
+        self.dirty_cas = False
+        self.blocked = False
+        self.closing = False
+        self.created = time.time()
+        self.last_interaction = time.time()
+        self.last_cmd = "NULL"
+        self.woff = 0  # replication offset after this client's last write (for WAIT)
+        self.replica: Any = None  # ReplicaState when this connection became a replica
+        self.is_master_link = False
+        self.close_after_reply = False
+
+    # --- asyncio.Protocol -------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername") or ("?", 0)
+        sock = transport.get_extra_info("sockname") or ("?", 0)
+        self.addr = f"{peer[0]}:{peer[1]}"
+        self.laddr = f"{sock[0]}:{sock[1]}"
+        self.server.clients[self.id] = self
+        self.server.stat_connections += 1
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closing = True
+        self.server.client_gone(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        self.last_interaction = time.time()
+        if len(self.buf) > self.server.query_buffer_limit:
+            self.server.log.warning(f"Closing client that reached max query buffer length: id={self.id} addr={self.addr}")
+            self.close()
+            return
+        if not self.blocked:
+            self.process()
+
+    # --- processing -------------------------------------------------------------------------
+    def process(self) -> None:
+        buf = self.buf
+        pos = 0
+        out: list[bytes] = []
+        server = self.server
+        try:
+            while not self.blocked and not self.closing:
+                try:
+                    args, new_pos = parse_command(buf, pos)
+                except ProtocolError as exc:
+                    out.append(resp.error(f"ERR Protocol error: {exc}"))
+                    server.log.verbose(f"Protocol error ({exc}) from client: id={self.id} addr={self.addr}")
+                    self.close_after_reply = True
+                    pos = len(buf)
+                    break
+                if args is None:
+                    break
+                pos = new_pos
+                if not args:
+                    if self.replica is not None:
+                        self.replica.ack_time = time.time()
+                    continue
+                reply = server.execute(self, args)
+                if reply is None:
+                    continue
+                if isinstance(reply, Blocked):
+                    self.block(reply)
+                    break
+                out.append(reply)
+                if self.close_after_reply:
+                    pos = len(buf)
+                    break
+        finally:
+            if pos:
+                del buf[:pos]
+        if out:
+            self.write(b"".join(out))
+        if self.close_after_reply:
+            self.close()
+
+    def block(self, blocked: Blocked) -> None:
+        self.blocked = True
+
+        async def run() -> None:
+            try:
+                reply = await blocked.awaitable
+            except CommandError as exc:
+                reply = resp.error(str(exc))
+            self.blocked = False
+            if self.closing:
+                return
+            self.write(reply)
+            if self.buf:
+                self.process()
+
+        asyncio.get_running_loop().create_task(run())
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and not self.closing:
+            self.transport.write(data)
+
+    def close(self) -> None:
+        self.closing = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def kill(self) -> None:
+        """Drop the connection now, discarding pending output (CLIENT KILL, replica drop)."""
+        self.closing = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    def flags(self) -> str:
+        f = ""
+        if self.is_master_link:
+            f += "M"
+        if self.replica is not None:
+            f += "S"
+        if self.multi is not None:
+            f += "x"
+        if self.blocked:
+            f += "b"
+        return f or "N"
+
+    def describe(self) -> str:
+        now = time.time()
+        return (
+            f"id={self.id} addr={self.addr} laddr={self.laddr} fd=8 name={self.name.decode(errors='replace')} "
+            f"age={int(now - self.created)} idle={int(now - self.last_interaction)} flags={self.flags()} "
+            f"db={self.db.index} sub=0 psub=0 ssub=0 multi={-1 if self.multi is None else len(self.multi)} "
+            f"qbuf={len(self.buf)} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 "
+            f"tot-mem=0 events=r cmd={self.last_cmd} user={self.user} redir=-1 resp=2"
+        )
+
+
+class Server:
+    """State of one node: config, keyspace, clients, replication, persistence counters."""
+
+    def __init__(self, config: Config, log: Log) -> None:
+        self.config = config
+        self.log = log
+        self.keyspace = Keyspace(config.int("databases"))
+        self.clients: dict[int, Client] = {}
+        self.dirty = 0
+        self.stat_commands = 0
+        self.stat_connections = 0
+        self.stat_rejected = 0
+        self.start_time = time.time()
+        self.active_expire_enabled = True
+        self.loading = False
+        self.shutdown_requested: str | None = None
+        self.pending_propagate: list[tuple[int, list[bytes]]] = []
+        self.call_depth = 0
+        self.asyncio_server: asyncio.base_events.Server | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.exit_code = 0
+        self.run_id = secrets.token_hex(20)
+        self.config_file: str | None = None
+        self.done = asyncio.Event()
+        load_all()
+        from harness.pyredis.persistence import Persistence
+        from harness.pyredis.replication.master import MasterSide
+        from harness.pyredis.replication.replica import ReplicaSide
+
+        self.repl = MasterSide(self)
+        self.replica_side = ReplicaSide(self)
+        self.persistence = Persistence(self)
+        self.keyspace.is_replica_applying = lambda: self.replica_side.applying
+        self.keyspace.may_expire = lambda: not self.replica_side.is_replica()
+        self.keyspace.propagate_expire = self._propagate_expire
+        self.query_buffer_limit = config.int("client-query-buffer-limit")
+
+    # --- auth ---------------------------------------------------------------------------------
+    def auth_required(self) -> bool:
+        default = self.config.users["default"]
+        return not (default.enabled and default.nopass)
+
+    # --- dispatch -----------------------------------------------------------------------------
+    def execute(self, client: Client, args: list[bytes]) -> bytes | Blocked | None:
+        """Run one request for `client`; None means "no reply" (replication links)."""
+        name = args[0].lower()
+        cmd = COMMANDS.get(name)
+        self.stat_commands += 1
+        if client.is_master_link:
+            return self.replica_side.apply_from_master(client, cmd, args)
+        if cmd is None:
+            shown = ""
+            for a in args[1:]:
+                if len(shown) >= 128:
+                    break
+                piece = a.decode(errors="replace")[: 128 - len(shown)]
+                shown += f"'{piece}' "
+            if client.multi is not None:
+                client.multi_error = True
+            return resp.error(f"ERR unknown command '{args[0].decode(errors='replace')[:128]}', with args beginning with: {shown}")
+        client.last_cmd = cmd.name
+        if (cmd.arity > 0 and len(args) != cmd.arity) or len(args) < -cmd.arity:
+            if client.multi is not None:
+                client.multi_error = True
+            return resp.error(f"ERR wrong number of arguments for '{cmd.name}' command")
+        if not client.authenticated and name not in (b"auth", b"hello", b"quit"):
+            if client.multi is not None:
+                client.multi_error = True
+            return resp.error("NOAUTH Authentication required.")
+        user = self.config.users.get(client.user)
+        if user is not None and client.authenticated and not user.can_run(cmd.name, set(cmd.categories)):
+            if client.multi is not None:
+                client.multi_error = True
+            return resp.error(f"NOPERM User {client.user} has no permissions to run the '{cmd.name}' command")
+        if client.multi is not None and name not in _MULTI_IMMEDIATE:
+            error = self.precheck(client, cmd)
+            if error is not None:
+                client.multi_error = True
+                return error
+            client.multi.append((cmd, args))
+            return resp.QUEUED
+        error = self.precheck(client, cmd)
+        if error is not None:
+            return error
+        return self.call(client, cmd, args)
+
+    def precheck(self, client: Client, cmd: Command) -> bytes | None:
+        """The refusals Redis applies before running a command (LOADING, READONLY, ...)."""
+        if self.loading and "loading" not in cmd.flags:
+            return resp.error("LOADING Redis is loading the dataset in memory")
+        rs = self.replica_side
+        if cmd.is_write and rs.is_replica() and self.config.bool("replica-read-only") and not client.is_master_link:
+            return resp.error("READONLY You can't write against a read only replica.")
+        if (
+            rs.is_replica()
+            and rs.state != "connected"
+            and not self.config.bool("replica-serve-stale-data")
+            and "stale" not in cmd.flags
+        ):
+            return resp.error("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.")
+        if cmd.is_write and not rs.is_replica() and not self.repl.enough_good_replicas():
+            return resp.error("NOREPLICAS Not enough good replicas to write.")
+        return None
+
+    def call(self, client: Client, cmd: Command, args: list[bytes]) -> Any:
+        """Run the handler, then propagate its effects (rewritten or verbatim) as one unit."""
+        self.call_depth += 1
+        dirty_before = self.dirty
+        client.rewrites = None  # type: ignore[attr-defined]
+        try:
+            reply = cmd.handler(client, args)
+        except CommandError as exc:
+            reply = resp.error(str(exc))
+        finally:
+            self.call_depth -= 1
+        if cmd.is_write and self.dirty != dirty_before:
+            rewrites = client.rewrites  # type: ignore[attr-defined]
+            if rewrites is None:
+                self.also_propagate(client.db.index, args)
+            else:
+                for argv in rewrites:
+                    self.also_propagate(client.db.index, argv)
+        if self.call_depth == 0 and self.pending_propagate:
+            self.flush_propagate(client)
+        return reply
+
+    def also_propagate(self, db: int, argv: list[bytes]) -> None:
+        self.pending_propagate.append((db, argv))
+
+    def flush_propagate(self, client: Client | None = None) -> None:
+        ops = self.pending_propagate
+        self.pending_propagate = []
+        if self.replica_side.is_replica():
+            return  # a replica never relays its own writes
+        if len(ops) > 1 and any(argv[0].lower() != b"del" for _, argv in ops):
+            ops = [(ops[0][0], [b"MULTI"])] + ops + [(ops[-1][0], [b"EXEC"])]
+        for db, argv in ops:
+            self.repl.feed(db, argv)
+        if client is not None:
+            client.woff = self.repl.offset
+
+    def _propagate_expire(self, db: int, key: bytes) -> None:
+        if self.call_depth > 0:
+            self.also_propagate(db, [b"DEL", key])
+        else:
+            self.repl.feed(db, [b"DEL", key])
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    def client_gone(self, client: Client) -> None:
+        self.clients.pop(client.id, None)
+        for db, key in client.watched:
+            watchers = db.watchers.get(key)
+            if watchers:
+                watchers.discard(client)
+                if not watchers:
+                    del db.watchers[key]
+        client.watched = []
+        if client.replica is not None:
+            self.repl.replica_gone(client)
+        if client.is_master_link:
+            self.replica_side.link_lost("connection lost")
+
+    async def serve(self) -> int:
+        self.loop = asyncio.get_running_loop()
+        port = self.config.int("port")
+        binds = self.config.get("bind").split() or ["127.0.0.1"]
+        binds = [b.lstrip("-") for b in binds]
+        self.log.notice(f"pyredis version={PYREDIS_VERSION}, emulating redis_version={REDIS_VERSION}, pid={os.getpid()}, just started")
+        try:
+            self.persistence.load_at_start()
+        except Exception as exc:  # noqa: BLE001 - any loading failure stops the start
+            self.log.warning(f"Fatal error loading the DB: {exc}. Exiting.")
+            return 1
+        try:
+            self.asyncio_server = await self.loop.create_server(
+                lambda: Client(self), host=binds, port=port, reuse_address=True, backlog=511
+            )
+        except OSError as exc:
+            self.log.warning(f"Warning: Could not create server TCP listening socket {binds[0]}:{port}: {exc.strerror}")
+            self.log.warning(f"Failed listening on port {port} (tcp), aborting.")
+            return 1
+        self.persistence.write_pidfile()
+        for sig, how in ((signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "SIGINT")):
+            self.loop.add_signal_handler(sig, self.signal_shutdown, how)
+        self.log.notice("Server initialized")
+        self.log.notice("Ready to accept connections tcp")
+        self.replica_side.start_from_config()
+        cron = self.loop.create_task(self.cron())
+        await self.done.wait()
+        cron.cancel()
+        return self.exit_code
+
+    def signal_shutdown(self, name: str) -> None:
+        self.log.warning(f"Received {name} scheduling shutdown...")
+        self.loop.create_task(self.shutdown(save=None))  # type: ignore[union-attr]
+
+    async def shutdown(self, save: bool | None) -> bool:
+        """Save if asked (or if save rules exist), stop listening, exit the loop."""
+        self.log.warning("User requested shutdown...")
+        if save is None:
+            save = bool(self.config.save_rules())
+        if save:
+            self.log.notice("Saving the final RDB snapshot before exiting.")
+            try:
+                self.persistence.save()
+            except OSError as exc:
+                self.log.warning(f"Error trying to save the DB, can't exit: {exc}")
+                return False
+            self.log.notice("DB saved on disk")
+        self.persistence.remove_pidfile()
+        self.replica_side.stop()
+        if self.asyncio_server is not None:
+            self.asyncio_server.close()
+        for client in list(self.clients.values()):
+            client.kill()
+        self.log.warning("Redis is now ready to exit, bye bye...")
+        self.done.set()
+        return True
+
+    async def cron(self) -> None:
+        """10 Hz housekeeping: active expiry, replication timers, save rules."""
+        while True:
+            await asyncio.sleep(0.1)
+            try:
+                if self.active_expire_enabled and not self.replica_side.is_replica() and not self.loading:
+                    for db in self.keyspace.dbs:
+                        if db.heap:
+                            db.active_expire(2000)
+                self.repl.cron()
+                self.replica_side.cron()
+                self.persistence.cron()
+            except Exception as exc:  # noqa: BLE001 - the cron must never die
+                self.log.warning(f"cron error: {exc!r}")
