@@ -14,6 +14,9 @@ import threading
 import time
 from typing import Any
 
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
 from harness.nodes.base import parse_info
 from harness.recorder import TestRecorder
 
@@ -43,7 +46,9 @@ def read_fields(node: Any, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
     if state in ("paused", "stopped", "killed", "new"):
         return {"reachable": False, "state": state}
     try:
-        conn = node.client(timeout=timeout)
+        # no retries: redis-py retries timeouts with backoff by default, which would turn a
+        # 0.2 s timeout on a frozen node into seconds of a stalled sampler
+        conn = node.client(timeout=timeout, retry=Retry(NoBackoff(), 0))
     except Exception as exc:  # noqa: BLE001 - a sampler must never raise into a test
         return {"reachable": False, "error": _short(exc)}
     try:
