@@ -77,8 +77,8 @@ def _number_text(value: Any) -> str:
 
 def unmarshal_error(value: Any, struct_name: str, field: str, go_type: str) -> BodyError:
     kind = go_type_name(value)
-    if kind == "number":
-        kind = f"number {_number_text(value)}"
+    if kind == "number" and go_type.startswith(("int", "float")):
+        kind = f"number {_number_text(value)}"  # Go quotes the literal only for numeric targets
     where = f"Go struct field {struct_name}.{field}" if field else "Go value"
     return BodyError(f"json: cannot unmarshal {kind} into {where} of type {go_type}")
 
