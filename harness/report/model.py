@@ -94,6 +94,7 @@ class PhaseReport:
     message: str = ""
     wasxfail: str | None = None
     start: float | None = None
+    line: int = 0  # where the test function is, to keep the suite's order in the matrix
 
 
 @dataclass
@@ -128,7 +129,16 @@ def phase_from_report(report: Any) -> PhaseReport:
         message=message,
         wasxfail=str(wasxfail) if wasxfail is not None else None,
         start=getattr(report, "start", None),
+        line=_line(report),
     )
+
+
+def _line(report: Any) -> int:
+    location = getattr(report, "location", None)
+    try:
+        return int(location[1] or 0) if location else 0
+    except (TypeError, ValueError, IndexError):
+        return 0
 
 
 def _assert_line(longrepr: str) -> str:
@@ -229,15 +239,23 @@ def build_test(collected: Collected, seed: int | None, rerun: str) -> dict[str, 
         starts = [p.start for p in collected.phases.values() if p.start]
         started = min(starts) if starts else None
     target = str(meta.get("server") or param or "")
+    variant = record.get("variant")
+    if variant is None:  # no record from the worker: whatever the id holds besides the target
+        variant = param.replace(target, "", 1).strip("-") if target and target in param else ""
+    key = f"{module}::{function}" + (f"[{variant}]" if variant else "")
+    behaviour = title_from_name(function) + (f" ({variant})" if variant else "")
+    line = max((p.line for p in collected.phases.values()), default=0)
     return {
         "nodeid": collected.nodeid,
         "id": anchor(collected.nodeid),
+        "line": line,
         "module": module,
         "function": function,
-        "behaviour_key": f"{module}::{function}",
+        "behaviour_key": key,
+        "variant": variant,
         "family": str(meta.get("family") or title_from_name(module)),
         "family_description": record.get("family_description", ""),
-        "behaviour": title_from_name(function),
+        "behaviour": behaviour,
         "description": str(meta.get("behaviour") or record.get("description") or title_from_name(function)),
         "target": target,
         "outcome": outcome,
@@ -259,6 +277,11 @@ def build_test(collected: Collected, seed: int | None, rerun: str) -> dict[str, 
         "new_failure": False,
         "history": [],
     }
+
+
+def suite_order(tests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Files in path order, tests in source order (the order the suite tells its story)."""
+    return sorted(tests, key=lambda t: (t.get("module", ""), t.get("line", 0), t["nodeid"]))
 
 
 def summarize(tests: list[dict[str, Any]]) -> dict[str, int]:

@@ -111,6 +111,7 @@ class ReportPlugin:
             record = model.record_from_recorder(recorder, logs, description, family_description)
         callspec = getattr(item, "callspec", None)
         record["conformance"] = bool(callspec is not None and "server" in callspec.params)
+        record["variant"] = _variant(item, recorder)
         return record
 
     # --- controller side: collect and write ---------------------------------------------------
@@ -153,10 +154,10 @@ class ReportPlugin:
     def build_results(self, info: SessionInfo, exitstatus: int) -> dict[str, Any]:
         settings = info.settings
         finished = time.time()
-        tests = [
+        tests = model.suite_order([
             model.build_test(entry, settings.seed, settings.rerun_command(nodeid))
-            for nodeid, entry in sorted(self.collected.items())
-        ]
+            for nodeid, entry in self.collected.items()
+        ])
         return {
             "schema_version": model.SCHEMA_VERSION,
             "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(finished)),
@@ -185,6 +186,22 @@ class ReportPlugin:
             terminalreporter.write_line(f"harness report: {error}", red=True)
         if self.outputs.html in self.outputs.written:
             terminalreporter.write_line(f"harness report: {self.outputs.html}")
+
+
+def _variant(item: pytest.Item, recorder: TestRecorder | None) -> str:
+    """The test's other parameters (`disk` in `test_x[redis-7.0.15-disk]`): one matrix row each.
+
+    Without this, parametrized variants of one behaviour would share a matrix cell.
+    """
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return ""
+    ident = str(callspec.id)
+    label = (recorder.meta.get("server") if recorder is not None else None) or (
+        "no-server" if "server" in callspec.params and callspec.params["server"] is None else None)
+    if label and label in ident:
+        ident = ident.replace(label, "", 1)
+    return ident.strip("-")
 
 
 def _absolute(path: Path, config: pytest.Config) -> Path:

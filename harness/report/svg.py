@@ -227,7 +227,7 @@ def render_timeline(test: dict[str, Any]) -> str:
 
     # offsets panel
     max_off = max([node_offset(f) or 0 for pts in series.values() for _, f in pts] + [0])
-    top_off = _nice_max(max_off)
+    top_off = _nice_max(max(max_off, 10))  # at least 10 B so the axis labels differ
     _panel(out, off_top, off_h, "offset", top_off, fmt_bytes)
     for name in names:
         pts = [(t, node_offset(f)) for t, f in series[name]]
@@ -238,7 +238,7 @@ def render_timeline(test: dict[str, Any]) -> str:
     # lag panel
     if lag:
         max_lag = max([v or 0 for pts in lag.values() for _, v in pts] + [0])
-        top_lag = _nice_max(max_lag)
+        top_lag = _nice_max(max(max_lag, 10))
         _panel(out, lag_top, lag_h, "replica lag", top_lag, fmt_bytes)
         for name, pts in lag.items():
             _polyline(out, pts, x, lambda v: lag_top + lag_h - v / top_lag * lag_h, colours[name], f"{name} lag")
