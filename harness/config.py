@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +74,7 @@ class Settings:
 
 
 def _quote(text: str) -> str:
-    return text if all(c.isalnum() or c in "-_./:=[]" for c in text) else repr(text)
+    return text if all(c.isalnum() or c in "-_./:=[]>" for c in text) else shlex.quote(text)
 
 
 def _split(value: str) -> list[str]:
@@ -96,9 +97,12 @@ def resolve(
     `ini` returns the ini value for a key or None.
     """
 
+    from_cli: set[str] = set()
+
     def pick(name: str) -> Any:
         value = cli.get(name)
         if value not in (None, [], ""):
+            from_cli.add(name)
             return value
         env_key, ini_key = ENV_AND_INI[name]
         if env.get(env_key):
@@ -108,27 +112,26 @@ def resolve(
             return ini_value
         return None
 
-    def as_list(value: Any) -> list[str]:
+    def as_list(name: str) -> list[str]:
+        """Repeated CLI options are kept whole (paths may hold spaces); env/ini strings are split."""
+        value = pick(name)
         if value is None:
             return []
         if isinstance(value, str):
-            return _split(value)
-        items: list[str] = []
-        for item in value:
-            items.extend(_split(item) if isinstance(item, str) else [str(item)])
-        return items
+            return [value] if name in from_cli else _split(value)
+        return [str(item) for item in value]
 
     settings = Settings(worker=worker, command_line=list(command_line))
-    settings.redis_servers = as_list(pick("redis_server"))
-    backends = as_list(pick("backend")) or ["process"]
+    settings.redis_servers = as_list("redis_server")
+    backends = as_list("backend") or ["process"]
     unknown = [b for b in backends if b not in BACKENDS]
     if unknown:
         raise SettingsError(
             f"unknown backend {', '.join(map(repr, unknown))}: choose from {', '.join(BACKENDS)}"
         )
     settings.backends = list(dict.fromkeys(backends))
-    settings.server_filters = as_list(pick("server"))
-    settings.images = as_list(pick("image"))
+    settings.server_filters = as_list("server")
+    settings.images = as_list("image")
     if settings.images and "container" not in settings.backends:
         settings.backends.append("container")
     url = pick("toxiproxy_url")

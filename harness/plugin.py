@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -409,14 +408,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 tail = node.log_tail(60)
                 if tail:
                     report.sections.append((f"node {name} ({node.build.label}) log, last 60 lines", tail))
-        if report.when == "call":
+        if report.when == "call" and label:
             report.sections.append(("harness rerun", item.config.stash[SESSION_KEY].settings.rerun_command(item.nodeid)))
 
 
 # ------------------------------------------------------------------------------------ summary
-_TARGET_IN_ID = re.compile(r"\[([^\]]+)\]$")
-
-
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     info = config.stash.get(SESSION_KEY, None)
     if info is None:
@@ -426,9 +422,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         for report in terminalreporter.stats.get(outcome, []):
             props = dict(getattr(report, "user_properties", []) or [])
             label = props.get("harness_target")
-            if label is None:
-                match = _TARGET_IN_ID.search(getattr(report, "nodeid", ""))
-                label = match.group(1) if match else None
             if label is None or getattr(report, "when", "call") not in ("call", "setup"):
                 continue
             if outcome == "passed" and report.when == "setup":

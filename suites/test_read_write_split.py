@@ -24,7 +24,7 @@ def test_replica_refuses_writes_with_readonly(server, topology_factory) -> None:
         replica.set("k", "from-replica")
     assert f"READONLY {caught.value}" == READONLY_ERROR
     assert replica.get("k") == "from-master"
-    assert replica.execute_command("CONFIG", "GET", "replica-read-only")[1] == "yes"
+    assert replica.config_get("replica-read-only") == {"replica-read-only": "yes"}
 
 
 def test_writable_replica_keeps_writes_local(server, topology_factory) -> None:

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 
 class HarnessError(Exception):
@@ -224,8 +226,14 @@ class Node(abc.ABC):
         """(Re)write the node's conf file from `config`; return its path."""
 
     def client(self, decode: bool = True, timeout: float = 10.0, **kwargs: Any) -> redis.Redis:
-        """A fresh redis-py client for this node (authenticated when the node has a password)."""
+        """A fresh redis-py client for this node (authenticated when the node has a password).
+
+        redis-py retries failed commands by default; a harness must see every failure as it
+        happens (a retried SHUTDOWN or a PING retried against a dead node hides the truth and
+        costs seconds), so retries are off unless a caller asks for them.
+        """
         kwargs.setdefault("password", self.password)
+        kwargs.setdefault("retry", Retry(NoBackoff(), 0))
         return redis.Redis(
             host=self.host,
             port=self.port,

@@ -99,13 +99,15 @@ class ProcessNode(Node):
         """Ready means PING answers PONG (a LOADING error is not ready yet)."""
         end = time.monotonic() + timeout
         last_error = "no answer yet"
-        while time.monotonic() < end:
+        while True:
             if not self.is_alive():
                 code = self.proc.returncode if self.proc else None
                 raise NodeStartError(
                     f"node {self.name} ({self.build.label}) exited at start with code {code}; "
                     f"conf {self.conf_path}\n--- log tail ---\n{self.log_tail()}"
                 )
+            if time.monotonic() >= end:
+                break
             try:
                 with self.client(timeout=1.0) as conn:
                     if conn.ping():
