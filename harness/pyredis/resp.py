@@ -147,6 +147,14 @@ def parse_command(buf: bytearray, pos: int) -> tuple[list[bytes] | None, int]:
 
 # --- replies ------------------------------------------------------------------------------
 
+class _State:
+    """The protocol of the client whose command is running (the loop runs one at a time)."""
+
+    proto = 2
+
+
+STATE = _State()
+
 OK = b"+OK\r\n"
 PONG = b"+PONG\r\n"
 QUEUED = b"+QUEUED\r\n"
@@ -165,9 +173,17 @@ def integer(value: int) -> bytes:
     return b":%d\r\n" % value
 
 
+def null() -> bytes:
+    return b"_\r\n" if STATE.proto == 3 else NULL
+
+
+def null_array() -> bytes:
+    return b"_\r\n" if STATE.proto == 3 else NULL_ARRAY
+
+
 def bulk(value: bytes | None) -> bytes:
     if value is None:
-        return NULL
+        return null()
     return b"$%d\r\n%s\r\n" % (len(value), value)
 
 
@@ -182,8 +198,12 @@ def error(text: str) -> bytes:
 def array(items: list | tuple | None) -> bytes:
     """Encode nested lists of bytes/str/int/None (None -> null bulk)."""
     if items is None:
-        return NULL_ARRAY
-    parts = [b"*%d\r\n" % len(items)]
+        return null_array()
+    return _aggregate(b"*%d\r\n" % len(items), items)
+
+
+def _aggregate(header: bytes, items: list | tuple) -> bytes:
+    parts = [header]
     for item in items:
         if isinstance(item, bytes):
             parts.append(b"$%d\r\n%s\r\n" % (len(item), item))
@@ -193,7 +213,7 @@ def array(items: list | tuple | None) -> bytes:
         elif isinstance(item, bool) or isinstance(item, int):
             parts.append(b":%d\r\n" % item)
         elif item is None:
-            parts.append(NULL)
+            parts.append(null())
         elif isinstance(item, (list, tuple)):
             parts.append(array(item))
         elif isinstance(item, Raw):
@@ -201,6 +221,42 @@ def array(items: list | tuple | None) -> bytes:
         else:
             raise TypeError(f"cannot encode {type(item).__name__}")
     return b"".join(parts)
+
+
+def map_(flat: list) -> bytes:
+    """A map from a flat [k1, v1, k2, v2, ...] list (RESP3 `%`, RESP2 array)."""
+    if STATE.proto == 3:
+        return _aggregate(b"%%%d\r\n" % (len(flat) // 2), flat)
+    return array(flat)
+
+
+def set_(items: list) -> bytes:
+    if STATE.proto == 3:
+        return _aggregate(b"~%d\r\n" % len(items), items)
+    return array(items)
+
+
+def double(text: bytes | None) -> bytes:
+    """A score already formatted by fmt_float (RESP3 `,`, RESP2 bulk)."""
+    if text is None:
+        return null()
+    if STATE.proto == 3:
+        return b"," + text + b"\r\n"
+    return bulk(text)
+
+
+def scored(pairs: list[tuple[bytes, bytes]], nested: bool = True) -> bytes:
+    """[(member, score_text)]: RESP3 nested pairs of (bulk, double), RESP2 flat."""
+    if STATE.proto == 3 and nested:
+        parts = [b"*%d\r\n" % len(pairs)]
+        for m, s in pairs:
+            parts.append(b"*2\r\n$%d\r\n%s\r\n,%s\r\n" % (len(m), m, s))
+        return b"".join(parts)
+    flat: list = []
+    for m, s in pairs:
+        flat.append(m)
+        flat.append(Raw(double(s)))
+    return array(flat)
 
 
 class Raw:

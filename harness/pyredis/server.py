@@ -64,6 +64,7 @@ class Client(asyncio.Protocol):
         self.replica: Any = None  # ReplicaState when this connection became a replica
         self.is_master_link = False
         self.close_after_reply = False
+        self.proto = 2
 
     # --- asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -234,6 +235,7 @@ class Server:
         name = args[0].lower()
         cmd = COMMANDS.get(name)
         self.stat_commands += 1
+        resp.STATE.proto = client.proto
         if client.is_master_link:
             return self.replica_side.apply_from_master(client, cmd, args)
         if cmd is None:

@@ -64,7 +64,7 @@ def hello(client, args):
             proto = to_int(args[1])
         except CommandError:
             raise CommandError("ERR Protocol version is not an integer or out of range") from None
-        if proto != 2:
+        if proto not in (2, 3):
             raise CommandError("NOPROTO unsupported protocol version")
         i = 2
     while i < len(args):
@@ -82,8 +82,11 @@ def hello(client, args):
         raise CommandError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
     from harness.pyredis.server import REDIS_VERSION
 
+    if len(args) > 1:
+        client.proto = proto
+        resp.STATE.proto = proto
     role = "replica" if client.server.replica_side.is_replica() else "master"
-    return resp.array([b"server", b"redis", b"version", REDIS_VERSION.encode(), b"proto", 2, b"id", client.id,
+    return resp.map_([b"server", b"redis", b"version", REDIS_VERSION.encode(), b"proto", client.proto, b"id", client.id,
                        b"mode", b"standalone", b"role", role.encode(), b"modules", []])
 
 

@@ -97,7 +97,7 @@ def hgetall(client, args):
     for k, v in h.items():
         out.append(k)
         out.append(v)
-    return resp.array(out)
+    return resp.map_(out)
 
 
 @command("hkeys", 2, "readonly", "hash")

@@ -287,11 +287,11 @@ def randomkey(client, args):
     db = client.db
     for _ in range(100):
         if not db.data:
-            return resp.NULL
+            return resp.null()
         key = random.choice(list(db.data)) if len(db.data) < 10000 else next(itertools.islice(iter(db.data), random.randrange(min(len(db.data), 10000)), None))
         if db.lookup(key) is not None:
             return resp.bulk(key)
-    return resp.NULL
+    return resp.null()
 
 
 @command("dbsize", 1, "readonly fast", "keyspace")
@@ -416,7 +416,7 @@ def dump(client, args):
 
     value = client.db.lookup(args[1])
     if value is None:
-        return resp.NULL
+        return resp.null()
     return resp.bulk(dump_mod.dump_payload(value))
 
 

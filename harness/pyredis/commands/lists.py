@@ -66,7 +66,7 @@ def _pop(client, args, left: bool) -> bytes:
             raise CommandError("ERR value is out of range, must be positive")
     lst = get_list(db, args[1], write=True)
     if lst is None:
-        return resp.NULL_ARRAY if count is not None else resp.NULL
+        return resp.null_array() if count is not None else resp.null()
     n = 1 if count is None else min(count, len(lst))
     out = [lst.popleft() if left else lst.pop() for _ in range(n)]
     if not lst:
@@ -124,11 +124,11 @@ def lindex(client, args):
     index = to_int(args[2])
     lst = get_list(client.db, args[1])
     if lst is None:
-        return resp.NULL
+        return resp.null()
     if index < 0:
         index += len(lst)
     if not 0 <= index < len(lst):
-        return resp.NULL
+        return resp.null()
     return resp.bulk(lst[index])
 
 
@@ -207,7 +207,7 @@ def _lmove(client, src_key: bytes, dst_key: bytes, src_left: bool, dst_left: boo
     db = client.db
     src = get_list(db, src_key, write=True)
     if src is None:
-        return resp.NULL
+        return resp.null()
     dst = get_list(db, dst_key, write=True)
     value = src.popleft() if src_left else src.pop()
     if not src:
@@ -298,5 +298,5 @@ def lpos(client, args):
             if count is None or (count and len(found) >= count):
                 break
     if count is None:
-        return resp.integer(found[0]) if found else resp.NULL
+        return resp.integer(found[0]) if found else resp.null()
     return resp.array(found)

@@ -168,7 +168,7 @@ def config_cmd(client, args):
                 if name not in seen:
                     seen.add(name)
                     out += [name, value]
-        return resp.array(out)
+        return resp.map_(out)
     if sub == b"set" and len(args) >= 4 and len(args) % 2 == 0:
         for i in range(2, len(args), 2):
             name = args[i].decode(errors="replace").lower()
@@ -377,7 +377,7 @@ def acl(client, args):
     if sub == b"getuser" and len(args) == 3:
         user = config.users.get(args[2].decode(errors="replace"))
         if user is None:
-            return resp.NULL_ARRAY
+            return resp.null_array()
         return resp.array([b"flags", [b"on" if user.enabled else b"off"] + ([b"nopass"] if user.nopass else []),
                            b"passwords", list(user.passwords), b"commands", user.describe().split(" ~*")[0].encode()])
     raise CommandError(f"ERR unknown subcommand '{args[1].decode(errors='replace')}'. Try ACL HELP.")
@@ -392,5 +392,5 @@ def latency(client, args):
 def memory(client, args):
     if args[1].lower() == b"usage" and len(args) >= 3:
         value = client.db.lookup(args[2])
-        return resp.NULL if value is None else resp.integer(64 + len(args[2]))
+        return resp.null() if value is None else resp.integer(64 + len(args[2]))
     raise CommandError(f"ERR unknown subcommand '{args[1].decode(errors='replace')}'. Try MEMORY HELP.")

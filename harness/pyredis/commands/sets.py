@@ -53,7 +53,7 @@ def srem(client, args):
 
 @command("smembers", 2, "readonly", "set")
 def smembers(client, args):
-    return resp.array(list(get_set(client.db, args[1]) or ()))
+    return resp.set_(list(get_set(client.db, args[1]) or ()))
 
 
 @command("sismember", 3, "readonly fast", "set")
@@ -84,7 +84,7 @@ def spop(client, args):
             raise CommandError("ERR value is out of range, must be positive")
     s = get_set(db, args[1], write=True)
     if s is None:
-        return resp.EMPTY_ARRAY if count is not None else resp.NULL
+        return resp.EMPTY_ARRAY if count is not None else resp.null()
     n = 1 if count is None else min(count, len(s))
     chosen = random.sample(list(s), n) if n else []
     for m in chosen:
@@ -171,17 +171,17 @@ def _store(client, args, kind: str) -> bytes:
 
 @command("sunion", -2, "readonly", "set")
 def sunion(client, args):
-    return resp.array(list(_combine("union", _sets(client, args[1:]))))
+    return resp.set_(list(_combine("union", _sets(client, args[1:]))))
 
 
 @command("sinter", -2, "readonly", "set")
 def sinter(client, args):
-    return resp.array(list(_combine("inter", _sets(client, args[1:]))))
+    return resp.set_(list(_combine("inter", _sets(client, args[1:]))))
 
 
 @command("sdiff", -2, "readonly", "set")
 def sdiff(client, args):
-    return resp.array(list(_combine("diff", _sets(client, args[1:]))))
+    return resp.set_(list(_combine("diff", _sets(client, args[1:]))))
 
 
 @command("sunionstore", -3, "write denyoom", "set")

@@ -71,7 +71,7 @@ def set_(client, args):
     if want_get and old is not None and type(old) is not bytes:
         raise CommandError(WRONGTYPE)
     if (nx and old is not None) or (xx and old is None):
-        return resp.bulk(old) if want_get else resp.NULL
+        return resp.bulk(old) if want_get else resp.null()
     db.set(key, value, keep_ttl=keepttl)
     if expire is not None:
         db.set_expire(key, expire)
@@ -270,7 +270,7 @@ def getex(client, args):
         else:
             raise CommandError(SYNTAX)
     if value is None:
-        return resp.NULL
+        return resp.null()
     if when is not None:
         if when <= now_ms():
             db.delete(key)

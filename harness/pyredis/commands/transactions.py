@@ -69,7 +69,7 @@ def exec_(client, args):
         raise CommandError("EXECABORT Transaction discarded because of previous errors.")
     if client.dirty_cas:
         discard_state(client)
-        return resp.NULL_ARRAY
+        return resp.null_array()
     server = client.server
     client.multi = None
     # A write queued on a master that has since become a read-only replica must fail as a whole.
@@ -84,7 +84,7 @@ def exec_(client, args):
         for cmd, cmd_args in queued:
             reply = server.call(client, cmd, cmd_args)
             if not isinstance(reply, bytes):
-                reply = resp.NULL_ARRAY
+                reply = resp.null_array()
             replies.append(reply)
     finally:
         server.call_depth -= 1

@@ -62,7 +62,7 @@ def zadd(client, args):
     z = get_zset(db, args[1], write=True)
     if z is None:
         if xx:
-            return resp.NULL if incr else resp.ZERO
+            return resp.null() if incr else resp.ZERO
         z = ZSet()
         db.set(args[1], z)
         created = True
@@ -97,7 +97,7 @@ def zadd(client, args):
         db.touch(args[1])
         client.server.dirty += added + changed
     if incr:
-        return resp.bulk(None if result is None else fmt_float(result))
+        return resp.double(None if result is None else fmt_float(result))
     return resp.integer(added + changed if ch else added)
 
 
@@ -126,7 +126,7 @@ def zrem(client, args):
 def zscore(client, args):
     z = get_zset(client.db, args[1])
     score = None if z is None else z.score(args[2])
-    return resp.bulk(None if score is None else fmt_float(score))
+    return resp.double(None if score is None else fmt_float(score))
 
 
 @command("zmscore", -3, "readonly fast", "sortedset")
@@ -135,7 +135,7 @@ def zmscore(client, args):
     out = []
     for m in args[2:]:
         s = None if z is None else z.score(m)
-        out.append(None if s is None else fmt_float(s))
+        out.append(resp.Raw(resp.double(None if s is None else fmt_float(s))))
     return resp.array(out)
 
 
@@ -149,7 +149,7 @@ def _rank(client, args, rev: bool) -> bytes:
     z = get_zset(client.db, args[1])
     rank = None if z is None else z.rank(args[2])
     if rank is None:
-        return resp.NULL
+        return resp.null()
     return resp.integer(len(z) - 1 - rank if rev else rank)
 
 
@@ -231,11 +231,7 @@ def _by_lex(z: ZSet, lo_raw: bytes, hi_raw: bytes, rev: bool) -> list[tuple[byte
 def _reply(items: list[tuple[bytes, float]], withscores: bool) -> bytes:
     if not withscores:
         return resp.array([m for m, _ in items])
-    flat: list = []
-    for m, s in items:
-        flat.append(m)
-        flat.append(fmt_float(s))
-    return resp.array(flat)
+    return resp.scored([(m, fmt_float(s)) for m, s in items])
 
 
 def _zrange_generic(client, key: bytes, start: bytes, stop: bytes, mode: str, rev: bool,
@@ -375,7 +371,7 @@ def _pop(client, args, highest: bool) -> bytes:
         score, member = z.index[-1] if highest else z.index[0]
         z.remove(member)
         members.append(member)
-        out += [member, fmt_float(score)]
+        out.append((member, fmt_float(score)))
     if members:
         client.rewrites = [[b"ZREM", args[1], *members]]
         client.server.dirty += len(members)
@@ -383,7 +379,7 @@ def _pop(client, args, highest: bool) -> bytes:
             db.delete(args[1])
         else:
             db.touch(args[1])
-    return resp.array(out)
+    return resp.scored(out, nested=len(args) == 3)
 
 
 @command("zpopmin", -2, "write fast", "sortedset")
