@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from harness.pyredis import resp
 from harness.pyredis.commands import (
+    NOT_FLOAT,
     NOT_INT,
     SYNTAX,
     WRONGTYPE,
