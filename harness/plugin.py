@@ -398,7 +398,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if rec is None:
         return
     label = rec.meta.get("server")
-    if label and report.when == "setup":
+    if label:
         report.user_properties.append(("harness_target", label))
     if report.when == "call" and rec.hazards:
         report.user_properties.append(("harness_hazards", list(rec.hazards)))
@@ -426,9 +426,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
                 continue
             if outcome == "passed" and report.when == "setup":
                 continue
-            if outcome == "passed" and props.get("harness_hazards"):
-                outcome = "hazard"
-            per_target[label][outcome] += 1
+            shown = "hazard" if outcome == "passed" and props.get("harness_hazards") else outcome
+            per_target[label][shown] += 1
     if not per_target:
         return
     terminalreporter.section("replication conformance per server")

@@ -108,14 +108,13 @@ class Topology:
         if spelling.upper() not in ("REPLICAOF", "SLAVEOF"):
             raise TopologyError(f"spelling must be REPLICAOF or SLAVEOF, got {spelling!r}")
         node = self.node(replica)
-        with node.client() as conn:
-            if master is None:
-                reply = conn.execute_command(spelling, "NO", "ONE")
-            else:
-                if master == replica:
-                    raise TopologyError(f"{replica!r} cannot replicate from itself")
-                edge = self.ensure_edge(replica, master)
-                reply = conn.execute_command(spelling, edge.listen_host, edge.listen_port)
+        if master is None:
+            reply = node.raw_command(spelling, "NO", "ONE")
+        else:
+            if master == replica:
+                raise TopologyError(f"{replica!r} cannot replicate from itself")
+            edge = self.ensure_edge(replica, master)
+            reply = node.raw_command(spelling, edge.listen_host, edge.listen_port)
         self.upstream[replica] = master
         current_recorder().event("topology", spelling.lower(), replica, master=master or "NO ONE")
         return str(reply)

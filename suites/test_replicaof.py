@@ -23,9 +23,7 @@ def test_both_spellings_make_a_replica(server, topology_factory, spelling: str) 
     assert topo["r1"].info("replication")["role"] == "slave"  # at once, before the sync
     topo.wait_in_sync()
     assert topo["r1"].client().get("k") == "v"
-    edge = topo.edge("r1")
-    again = topo["r1"].client().execute_command(spelling, edge.listen_host, edge.listen_port)
-    assert again == "OK Already connected to specified master"
+    assert topo.replicaof("r1", "m", spelling=spelling) == "OK Already connected to specified master"
 
 
 def test_no_one_keeps_data_and_starts_a_new_history(server, topology_factory) -> None:

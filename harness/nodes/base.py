@@ -243,6 +243,13 @@ class Node(abc.ABC):
             **kwargs,
         )
 
+    def raw_command(self, *args: Any) -> Any:
+        """Run one command and return the server's reply untouched by redis-py's callbacks
+        (which turn `+OK Already connected to specified master` into False, for instance)."""
+        with self.client() as conn:
+            conn.set_response_callback(str(args[0]).upper(), lambda response, **_: response)
+            return conn.execute_command(*args)
+
     def info(self, section: str = "replication") -> dict[str, Any]:
         with self.client() as conn:
             conn.set_response_callback("INFO", lambda response, **_: response)
