@@ -88,7 +88,7 @@ def listpack_decode(buf: bytes) -> list[bytes]:
                 size = 9
             else:
                 raise EncodingError(f"listpack: bad entry encoding 0x{b:02x} at offset {pos}")
-            pos += size + _backlen_size(size)
+            pos += size + (1 if size < 128 else _backlen_size(size))
     except struct.error as exc:
         raise EncodingError(f"listpack entry at offset {pos} runs past the end") from exc
     if pos != end:

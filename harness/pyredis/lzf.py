@@ -16,45 +16,43 @@ class LzfError(ValueError):
 
 def decompress(data: bytes | bytearray | memoryview, out_len: int) -> bytes:
     """Decode `data`, which must expand to exactly `out_len` bytes."""
-    src = bytes(data)
+    src = data if type(data) is bytes else bytes(data)
     n = len(src)
     out = bytearray()
     i = 0
-    while i < n:
-        ctrl = src[i]
-        i += 1
-        if ctrl < 32:
-            run = ctrl + 1
-            if i + run > n:
-                raise LzfError("Invalid LZF compressed string: literal run past the end of input")
-            out += src[i : i + run]
-            i += run
-            continue
-        length = ctrl >> 5
-        if length == 7:
-            if i >= n:
-                raise LzfError("Invalid LZF compressed string: truncated back-reference")
-            length += src[i]
+    olen = 0
+    try:
+        while i < n:
+            ctrl = src[i]
             i += 1
-        if i >= n:
-            raise LzfError("Invalid LZF compressed string: truncated back-reference")
-        dist = ((ctrl & 0x1F) << 8) + src[i] + 1
-        i += 1
-        length += 2
-        olen = len(out)
-        if dist > olen:
-            raise LzfError("Invalid LZF compressed string: back-reference before the start")
-        start = olen - dist
-        if dist >= length:
-            out += out[start : start + length]
-        else:
-            pattern = out[start:]
-            reps, rest = divmod(length, dist)
-            out += pattern * reps + pattern[:rest]
-    if len(out) != out_len:
-        raise LzfError(
-            f"Invalid LZF compressed string: decoded {len(out)} bytes, expected {out_len}"
-        )
+            if ctrl < 32:
+                j = i + ctrl + 1
+                if j > n:
+                    raise LzfError("Invalid LZF compressed string: literal run past the end of input")
+                out += src[i:j]
+                olen += j - i
+                i = j
+                continue
+            length = ctrl >> 5
+            if length == 7:
+                length += src[i]
+                i += 1
+            start = olen - ((ctrl & 0x1F) << 8) - src[i] - 1
+            i += 1
+            length += 2
+            if start < 0:
+                raise LzfError("Invalid LZF compressed string: back-reference before the start")
+            if start + length <= olen:
+                out += out[start : start + length]
+            else:  # overlapping: the copy repeats the last (olen - start) bytes
+                pattern = out[start:]
+                reps, rest = divmod(length, olen - start)
+                out += pattern * reps + pattern[:rest]
+            olen += length
+    except IndexError:
+        raise LzfError("Invalid LZF compressed string: truncated back-reference") from None
+    if olen != out_len:
+        raise LzfError(f"Invalid LZF compressed string: decoded {olen} bytes, expected {out_len}")
     return bytes(out)
 
 
