@@ -103,7 +103,7 @@ def _short(exc: BaseException) -> str:
 
 
 def docker_status() -> tuple[bool, str]:
-    """For `doctor`: whether an engine answers, and what it is."""
+    """For `doctor`: whether an engine answers, and what it is (images: `harness_images()`)."""
     try:
         client = engine(timeout=10)
         info = client.version()
@@ -111,12 +111,7 @@ def docker_status() -> tuple[bool, str]:
         return False, str(exc)
     except Exception as exc:  # noqa: BLE001
         return False, f"the Docker engine at {engine_address()} answered a ping but not `version`: {_short(exc)}"
-    images = harness_images()
-    shown = ", ".join(images) if images else "none (build them: python -m harness images build)"
-    return True, (
-        f"Docker {info.get('Version', '?')} (API {info.get('ApiVersion', '?')}) at {engine_address()}; "
-        f"harness images: {shown}"
-    )
+    return True, f"Docker {info.get('Version', '?')} (API {info.get('ApiVersion', '?')}) at {engine_address()}"
 
 
 # --- images present ---------------------------------------------------------------------------
