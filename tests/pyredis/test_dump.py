@@ -123,3 +123,12 @@ def test_stream_payload_is_refused_clearly() -> None:
 def test_empty_aggregate_is_bad_data() -> None:
     with pytest.raises(DumpPayloadError, match=BAD_DATA_FORMAT):
         restore_payload(_sealed(b"\x02\x00"))
+
+
+def test_module_payload_is_refused_clearly() -> None:
+    build = rr.BUILDS[2]
+    with rr.real_redis(build) as server:
+        server.c.execute_command("VADD", "vs", "VALUES", 2, 1.0, 2.0, "e")
+        payload = server.c.dump("vs")
+    with pytest.raises(DumpPayloadError, match="module value of vectorset"):
+        restore_payload(payload)

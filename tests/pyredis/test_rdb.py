@@ -304,3 +304,14 @@ def test_roundtrip_property(dataset: rr.Dataset, compress: bool, version: int) -
     assert back.version == version
     assert back.dbs == dataset
     assert back.skipped == []
+
+
+def test_real_module_value_is_skipped() -> None:
+    """8.2 ships the vectorset module built in; its keys are type 7 values we must step over."""
+    build = rr.BUILDS[2]
+    with rr.real_redis(build) as server:
+        server.c.execute_command("VADD", "vs", "VALUES", 3, 0.1, 0.2, 0.3, "elem")
+        server.c.set("after", "still here")
+        contents = load_rdb(server.save_rdb())
+    assert contents.dbs == {0: {b"after": (b"still here", None)}}
+    assert any("vs" in s and "module value of vectorset" in s for s in contents.skipped), contents.skipped
