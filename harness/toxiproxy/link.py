@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import logging
 import os
 import random
 import select
@@ -31,6 +32,8 @@ from harness.toxiproxy.toxics import DONE, Toxic, passthrough
 
 if TYPE_CHECKING:
     from harness.toxiproxy.proxy import Proxy
+
+log = logging.getLogger("harness.toxiproxy")
 
 READ_SIZE = 32 * 1024  # one chunk per read, as Toxiproxy does
 PIPE_SIZE = 1024 * 1024
@@ -93,6 +96,15 @@ class Stage:
             self.task.cancel()
 
     async def _run(self) -> None:
+        try:
+            await self._run_stage()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a bug in a toxic must end this connection, not stall it silently
+            log.exception("toxic %s failed; closing the connection", self.toxic.name)
+            self.link.conn.abort()
+
+    async def _run_stage(self) -> None:
         while not self.removed:
             self._interrupted = False
             self.input.clear_interrupt()
@@ -206,6 +218,7 @@ class Link:
                 self.output = self.stages[0].input if self.stages else self.sink
                 self._stop_reading = False
                 self._reader = asyncio.get_running_loop().create_task(self._read_loop())
+                self._reader.add_done_callback(self._reader_done)
                 outcome = await self._write_loop()
                 if outcome is SWITCH:
                     await self._reader
@@ -247,6 +260,11 @@ class Link:
                 return EOF
             self.received += len(data)
             await self.output.put(Chunk(data, loop.time()))
+
+    def _reader_done(self, task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("reader of %s link failed: %r; closing the connection", self.direction, task.exception())
+            self.conn.abort()
 
     def _poke_reader(self) -> None:
         if self._read_wait is not None:
