@@ -739,6 +739,7 @@ def dump_rdb(
         parts.append(b"\xfa" + encode_string(k.encode()) + encode_string_compact(v))
     es = encode_string_lzf if compress else encode_string
     q = struct.Struct("<q").pack
+    len1 = _LEN1
     for dbid in sorted(dbs):
         keys = dbs[dbid]
         body: list[bytes] = []
@@ -749,7 +750,14 @@ def dump_rdb(
                 add(b"\xfc" + q(expire))
                 nexp += 1
             if type(value) is bytes:
-                add(b"\x00" + es(key) + es(value))
+                kl = len(key)
+                vl = len(value)
+                if kl < 64 and vl < 16384 and not compress:
+                    # Hot path for big string datasets: no helper calls, one concatenation.
+                    vlen = len1[vl] if vl < 64 else bytes((0x40 | (vl >> 8), vl & 0xFF))
+                    add(b"".join((b"\x00", len1[kl], key, vlen, value)))
+                else:
+                    add(b"\x00" + es(key) + es(value))
             else:
                 if _is_empty(value):
                     if expire is not None:
