@@ -155,8 +155,8 @@ def format_float32(number: float) -> str:
             text = text.rstrip("0").rstrip(".")
     else:
         mantissa, _, exp = f"{float(text):e}".partition("e")
-        digits = text.split("e")[0] if "e" in text else mantissa.rstrip("0").rstrip(".")
-        text = f"{digits}e{int(exp)}"
+        lead = text.split("e")[0] if "e" in text else mantissa.rstrip("0").rstrip(".")
+        text = f"{lead}e{int(exp)}"
     return text
 
 
