@@ -156,7 +156,10 @@ class Edge:
             self.proxy.destroy_toxic(name)
 
     def toxics(self) -> list[str]:
-        return list(self.proxy.toxics())
+        try:
+            return list(self.proxy.toxics())
+        except Exception as exc:
+            raise NetworkError(f"could not list the toxics of {self.name}: {exc}") from None
 
     def disable(self) -> None:
         try:

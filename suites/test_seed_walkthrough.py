@@ -15,16 +15,22 @@ from harness.waits import wait_until
 SEED_PORTS = {"m": 6379, "r1": 6380, "r2": 6381}
 
 
-def _seed_ports(port_allocator) -> dict[str, int | None]:
-    """The seed's ports when all three are free here; otherwise fresh ones (None)."""
-    claimed = {name: port for name, port in SEED_PORTS.items() if port_allocator.claim(port)}
-    return claimed if len(claimed) == 3 else {name: None for name in SEED_PORTS}
+def _seed_ports(port_allocator, worker: str) -> dict[str, int | None]:
+    """The seed's ports when all three are free here; otherwise fresh ones (None).
+
+    Only one pytest process may try them (xdist workers would race for the same ports).
+    """
+    if worker in ("main", "gw0"):
+        claimed = {name: port for name, port in SEED_PORTS.items() if port_allocator.claim(port)}
+        if len(claimed) == 3:
+            return claimed
+    return {name: None for name in SEED_PORTS}
 
 
 def test_seed_walkthrough(server: Target, node_factory, network, port_allocator, settings) -> None:
     """SLAVEOF on two nodes gives a master with two online replicas; SLAVEOF NO ONE undoes it"""
     topo = Topology(node_factory, network, server, wait_timeout=settings.wait_timeout)
-    ports = _seed_ports(port_allocator)
+    ports = _seed_ports(port_allocator, settings.worker)
     m = topo.add_node("m", role="master", port=ports["m"])
     r1 = topo.add_node("r1", port=ports["r1"])
     r2 = topo.add_node("r2", port=ports["r2"])
