@@ -65,6 +65,14 @@ def test_seed_walkthrough(server: Target, node_factory, network, port_allocator,
         assert info["master_link_status"] == "up"
         assert topo[name].client().get("before") == "slaveof"
 
+    # ROLE says the same in its array form: online replicas with their announced ports.
+    role, offset, listed = m.raw_command("ROLE")
+    assert role == "master" and offset == master_info["master_repl_offset"]
+    assert sorted(int(port) for _, port, _ in listed) == sorted([r1.port, r2.port])
+    for name in ("r1", "r2"):
+        role, host, port, state, _ = topo[name].raw_command("ROLE")
+        assert (role, host, port, state) == ("slave", "127.0.0.1", topo.edge(name).listen_port, "connected")
+
     # Read/write split, as the seed describes it: write to the master, read from a replica.
     m.client().set("after", "link")
     topo.wait_in_sync()
