@@ -13,7 +13,10 @@ plain table loop; both give identical results (tested).
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any
 
 POLY_REFLECTED = 0x95AC9329AC4BC9B5
 _MASK = 0xFFFFFFFFFFFFFFFF
@@ -48,10 +51,10 @@ def crc64_py(crc: int, data: bytes | bytearray | memoryview) -> int:
     n = len(mv)
     head = n - (n % 8)
     if head:
-        words = mv[:head].cast("Q") if _LITTLE else None
-        if words is None:  # pragma: no cover - big-endian hosts
-            import struct
-
+        words: Iterable[int]
+        if _LITTLE:
+            words = mv[:head].cast("Q")
+        else:  # pragma: no cover - big-endian hosts
             words = struct.unpack(f"<{head // 8}Q", mv[:head])
         for w in words:
             c = crc ^ w
@@ -143,7 +146,7 @@ def _apply_op(tabs: tuple[tuple[int, ...], ...], c: int) -> int:
 _np_tables = None
 
 
-def _numpy_tables():  # type: ignore[no-untyped-def]
+def _numpy_tables() -> list[Any]:
     """Four 65536-entry tables for 16-bit slicing (2 MB, built once)."""
     global _np_tables
     if _np_tables is None:

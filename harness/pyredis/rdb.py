@@ -212,7 +212,8 @@ def _pairs(items: list[bytes], what: str, where: int) -> Iterable[tuple[bytes, b
 
 def _decode(fn: Any, blob: bytes, where: int) -> list[bytes]:
     try:
-        return fn(blob)  # type: ignore[no-any-return]
+        result: list[bytes] = fn(blob)
+        return result
     except encodings.EncodingError as exc:
         raise RdbError(f"{exc} (value at offset {where})") from None
 
@@ -277,7 +278,9 @@ def _skip_stream(buf: bytes, pos: int, rdbtype: int) -> int:
     return pos
 
 
-def read_object(buf: bytes, pos: int, rdbtype: int) -> tuple[Value | _Dropped, int]:
+def read_object(
+    buf: bytes, pos: int, rdbtype: int
+) -> tuple[Value | _Dropped | _HashWithTtls, int]:
     """Decode one value of object type `rdbtype` starting at `pos`.
 
     Shared by the RDB loader and RESTORE. Raises RdbError / _Truncated / IndexError /
@@ -290,11 +293,11 @@ def read_object(buf: bytes, pos: int, rdbtype: int) -> tuple[Value | _Dropped, i
         start = pos
         n, pos = _read_len(buf, pos)
         if rdbtype == T_LIST:
-            items = deque()
+            elems: deque[bytes] = deque()
             for _ in range(n):
                 s, pos = rs(buf, pos)
-                items.append(s)
-            return items, pos
+                elems.append(s)
+            return elems, pos
         if rdbtype == T_SET:
             members = set()
             for _ in range(n):
@@ -609,8 +612,8 @@ def load_rdb(data: bytes | bytearray | memoryview, verify_checksum: bool = True)
                 )
     elif n > eof:
         raise RdbError(f"trailing garbage after EOF opcode at offset {eof}")
-    for k in [k for k, v in dbs.items() if not v]:
-        del dbs[k]
+    for empty in [i for i, keys in dbs.items() if not keys]:
+        del dbs[empty]
     return out
 
 
