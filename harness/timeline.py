@@ -32,6 +32,8 @@ FIELDS = (
 )
 
 DEFAULT_INTERVAL = 0.15
+FAST_INTERVAL = 0.05  # for the first FAST_SECONDS: most suites are short and set up in 100s of ms
+FAST_SECONDS = 3.0
 DEFAULT_TIMEOUT = 0.2
 DEFAULT_MAX_SAMPLES = 4000  # per test, all nodes together
 
@@ -43,7 +45,7 @@ def read_fields(node: Any, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
     would hand the next reading the previous reply's tail.
     """
     state = getattr(getattr(node, "state", None), "value", None)
-    if state in ("paused", "stopped", "killed", "new"):
+    if state in ("paused", "stopped", "killed"):
         return {"reachable": False, "state": state}
     try:
         # no retries: redis-py retries timeouts with backoff by default, which would turn a
@@ -74,6 +76,9 @@ def _short(exc: BaseException) -> str:
 class Sampler:
     """A daemon thread that samples the recorder's live nodes until `stop()`.
 
+    It samples every FAST_INTERVAL for the first FAST_SECONDS (a typical suite test is over
+    in a second, and its setup is where the full sync happens), then every `interval`.
+
     Memory is bounded: when the test has produced `max_samples` samples the sampler thins its
     own samples to every other one and doubles its interval, so a ten-minute chaos test keeps
     its whole time span at a coarser resolution instead of losing the end.
@@ -96,6 +101,7 @@ class Sampler:
         self.errors = 0  # readings that failed (the node was unreachable)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._began = time.monotonic()
 
     def start(self) -> Sampler:
         if self._thread is not None:
@@ -127,6 +133,8 @@ class Sampler:
     def sample_once(self) -> None:
         """Read every live node once (also used directly by tests of the sampler)."""
         for name, node in self.recorder.live_nodes().items():
+            if getattr(getattr(node, "state", None), "value", None) == "new":
+                continue  # registered but not started yet: nothing to show, nothing is wrong
             try:
                 fields = read_fields(node, self.timeout)
             except Exception as exc:  # noqa: BLE001 - defensive: a node object may be half-built
@@ -153,6 +161,7 @@ class Sampler:
         self.interval *= 2
 
     def _run(self) -> None:
+        self._began = time.monotonic()
         while True:
             started = time.monotonic()
             try:
@@ -162,7 +171,10 @@ class Sampler:
             if self._stop.is_set():
                 return
             elapsed = time.monotonic() - started
-            if self._stop.wait(max(0.0, self.interval - elapsed)):
+            interval = self.interval
+            if started - self._began < FAST_SECONDS:
+                interval = min(interval, FAST_INTERVAL)
+            if self._stop.wait(max(0.0, interval - elapsed)):
                 with contextlib.suppress(Exception):
                     self.sample_once()
                 return

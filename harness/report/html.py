@@ -204,7 +204,7 @@ def _matrix(tests: list[dict[str, Any]], targets: list[str]) -> str:
     head = "".join(f"<th>{escape(t or '(any)')}</th>" for t in targets)
     body = []
     for family, fam in families.items():
-        shown = fam["desc"] and not fam["desc"].rstrip(".").startswith(family.rstrip("."))
+        shown = fam["desc"] and fam["desc"].rstrip(".") != family.rstrip(".")
         desc = f'<span class="fdesc">{escape(fam["desc"])}</span>' if shown else ""
         body.append(f'<tr class="family"><th colspan="{len(targets) + 1}">{escape(family)}{desc}</th></tr>')
         for row in fam["rows"].values():

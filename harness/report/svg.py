@@ -179,9 +179,9 @@ def render_timeline(test: dict[str, Any]) -> str:
 
     out: list[str] = []
     y = 6
-    # -- point-event labels (two staggered rows) ------------------------------------------
+    # -- point-event labels (up to three rows so close events do not overprint) -------------
     label_top = y
-    y += 30
+    y += 43
     # -- fault lanes ----------------------------------------------------------------------
     rows = _pack(windows)
     fault_rows = (max(rows) + 1) if rows else 0
@@ -256,18 +256,23 @@ def render_timeline(test: dict[str, Any]) -> str:
                        f'{t0:.2f}s–{t1:.2f}s</title></rect>')
 
     # point events: dashed line through everything + staggered label on top
-    for index, (t, ev) in enumerate(sorted(points_ev, key=lambda p: p[0])):
+    row_ends = [0.0, 0.0, 0.0]
+    for t, ev in sorted(points_ev, key=lambda p: p[0]):
         colour = EVENT_COLOURS.get(str(ev.get("kind")), "#374151")
         px = x(t)
-        label = f"{ev.get('name', '')} {ev.get('target', '')}".strip()
+        label = _fit(f"{ev.get('name', '')} {ev.get('target', '')}".strip(), 22)
         detail = ", ".join(f"{k}={v}" for k, v in (ev.get("detail") or {}).items())
         tip = f"{ev.get('kind', 'event')}: {label} at {t:.2f}s" + (f" ({detail})" if detail else "")
-        ty = label_top + 11 + (index % 2) * 13
+        row = next((i for i, end in enumerate(row_ends) if px >= end), None)
+        if row is None:  # all rows busy here: the line and its tooltip still show it
+            row, label = min(range(3), key=lambda i: row_ends[i]), ""
+        row_ends[row] = px + 6.5 * len(label) + 8
+        ty = label_top + 11 + row * 13
         out.append(f'<g class="event"><title>{escape(tip)}</title>'
                    f'<line x1="{px}" y1="{ty + 2}" x2="{px}" y2="{axis_y}" stroke="{colour}" '
                    f'stroke-width="1.2" stroke-dasharray="4 3"/>'
                    f'<text x="{px + 3}" y="{ty}" fill="{colour}" font-weight="600">'
-                   f'{escape(_fit(label, 22))}</text></g>')
+                   f'{escape(label)}</text></g>')
 
     # time axis
     out.append(f'<line x1="{LEFT}" y1="{axis_y}" x2="{LEFT + PLOT_W}" y2="{axis_y}" stroke="#9ca3af"/>')
