@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from tpkit import Api, Upstream, recv_exactly, recv_until_eof
+from tpkit import Api, Upstream, recv_exactly, recv_until_eof, wait_for
 
 from harness.toxiproxy import EmbeddedToxiproxy
 
@@ -177,3 +177,31 @@ def test_seeded_draws_are_reproducible(echo: Upstream) -> None:
 @pytest.fixture
 def proxy_echo(api: Api, echo: Upstream) -> str:
     return api.create_proxy("echo", echo.address)["listen"]
+
+
+def test_closed_connections_release_threads_and_fds(api: Api, proxy_echo, connect) -> None:
+    import os
+    import threading as th
+
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    threads, fds = th.active_count(), open_fds()
+    sock = connect(proxy_echo)
+    sock.sendall(b"w")
+    recv_exactly(sock, 1)
+    assert th.active_count() > threads  # the zero-copy relay threads are running
+    sock.close()
+    wait_for(lambda: th.active_count() <= threads, 5, "the relay threads of a closed connection to exit")
+    threads, fds = th.active_count(), open_fds()
+    for i in range(40):
+        with socket.create_connection(tuple_addr(proxy_echo), timeout=5) as s:
+            s.sendall(b"%d" % i)
+            recv_exactly(s, len(b"%d" % i))
+    wait_for(lambda: th.active_count() <= threads and open_fds() <= fds, 10,
+             f"threads ({th.active_count()} vs {threads}) and fds ({open_fds()} vs {fds}) to return to baseline")
+
+
+def tuple_addr(listen: str) -> tuple[str, int]:
+    host, port = listen.rsplit(":", 1)
+    return host, int(port)
