@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.nodes.base import HarnessError
-from harness.workload import FAIL, OK, UNKNOWN, History, Op, State
+from harness.workload import FAIL, OK, UNKNOWN, History, Op, State, StateSample
 
 # Faults that may legitimately lose writes the master acknowledged (the master's memory goes).
 DATA_LOSS_FAULTS = frozenset({"kill", "terminate", "restart", "restart_wipe", "failover"})
@@ -234,13 +234,6 @@ def _check_counter(result: CheckResult, node: str, label: str, ops: Sequence[Op]
 
 
 # --- prefix consistency over samples ----------------------------------------------------
-
-@dataclass
-class StateSample:
-    t: float
-    node: str
-    state: State
-
 
 def check_prefix(samples: Iterable[StateSample], history: History) -> CheckResult:
     """Prefix consistency for every sample taken during the run (replicas may lag, never lie)."""
@@ -484,3 +477,57 @@ def check_liveness(link_status: Callable[[str], str], replicas: Sequence[str], b
         if pending:
             time.sleep(interval)
     return result
+
+
+# --- live: gather material from a healed topology and run the checkers ------------------
+
+def convergence_live(topology: Any, master: str, replicas: Sequence[str]) -> CheckResult:
+    """Capture every node's whole dataset (all dbs, all types) and diff each replica against `master`."""
+    from harness.capture import capture, diff
+
+    result = CheckResult("convergence")
+    expected = capture(topology.node(master))
+    result.data["keys"] = len(expected)
+    for name in replicas:
+        for line in diff(expected, capture(topology.node(name))):
+            result.anomalies.append(Anomaly("stale", name, "", line))
+    return result
+
+
+def verify_run(topology: Any, history: History, *, master: str = "m",
+               replicas: Sequence[str] | None = None, samples: Iterable[StateSample] = (),
+               liveness_bound: float = 15.0, sync_timeout: float = 30.0,
+               faults: Sequence[Any] | None = None) -> list[CheckResult]:
+    """After the last fault healed: liveness, convergence, acknowledged writes, prefix consistency.
+
+    Returns every result (passing ones too, for the report); `require(results)` raises.
+    """
+    from harness.recorder import current
+
+    replicas = list(replicas if replicas is not None else topology.replicas())
+    if faults is None:
+        faults = [ev for ev in current().events if ev.kind == "fault"]
+
+    def link(name: str) -> str:
+        return str(topology.node(name).info("replication").get("master_link_status"))
+
+    results = [check_liveness(link, replicas, liveness_bound)]
+    if results[0].ok:
+        topology.wait_in_sync(replicas, timeout=sync_timeout)
+        results.append(convergence_live(topology, master, replicas))
+    from harness.workload import read_state
+
+    keys = history.keys()
+    with topology.node(master).client() as conn:
+        master_state = read_state(conn, keys)
+    results.append(check_acknowledged(master_state, history, master, faults=faults))
+    results.append(check_prefix(samples, history))
+    return results
+
+
+def require(results: Sequence[CheckResult], context: str = "") -> None:
+    """Raise one CheckFailed carrying every failing checker's evidence (and `context`)."""
+    failed = [r for r in results if not r.ok]
+    if failed:
+        text = "\n".join(r.report() for r in failed)
+        raise CheckFailed(f"{text}\n{context}".rstrip())

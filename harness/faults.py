@@ -171,7 +171,8 @@ def node_fault(node: Any, kind: str, restart_timeout: float = 30.0) -> Iterator[
                 node.start(timeout=restart_timeout)
                 ev.detail["restarted"] = True
         elif kind == "restart":
-            node.restart(keep_data=True, timeout=restart_timeout)
+            # SHUTDOWN SAVE: "keeping data" must not depend on the conf's save points.
+            node.restart(keep_data=True, save=True, timeout=restart_timeout)
             yield
         elif kind == "restart_wipe":
             node.restart(keep_data=False, save=False, timeout=restart_timeout)
@@ -181,7 +182,13 @@ def node_fault(node: Any, kind: str, restart_timeout: float = 30.0) -> Iterator[
 
 
 def apply(topology: Any, kind: str, target: str, **params: Any) -> contextlib.AbstractContextManager[None]:
-    """The fault `kind` on `target` ("r1->m" or "m") of a live topology, as a context manager."""
+    """The fault `kind` on `target` ("r1->m" or "m") of a live topology, as a context manager.
+
+    Before a node fault on a replica, its conf file gets `replicaof <its edge proxy>`: a
+    replica whose role was set at runtime comes back from a restart as a master (the seed's
+    warning), and a real deployment keeps the role in its config — which is also what lets a
+    restarted replica with an RDB resume by partial resync.
+    """
     spec = kind_of(kind)
     if spec.target == "edge":
         edges = getattr(topology, "edges", {})
@@ -193,4 +200,18 @@ def apply(topology: Any, kind: str, target: str, **params: Any) -> contextlib.Ab
         raise FaultError(f"fault {kind!r} needs a node; {target!r} is not one of {sorted(nodes)}")
     if params:
         raise FaultError(f"fault {kind!r} takes no parameters, got {sorted(params)}")
-    return node_fault(nodes[target], kind)
+    node = nodes[target]
+    master = topology.master_of(target) if hasattr(topology, "master_of") else None
+    if master is not None and kind != "pause":
+        edge = topology.edge(target, master)
+        node.set_directive("replicaof", f"{edge.listen_host} {edge.listen_port}")
+    return node_fault(node, kind)
+
+
+def step_applier(topology: Any) -> Any:
+    """`apply` for `harness.schedule.ScheduleRun`: one schedule step -> its context manager."""
+
+    def run_step(step: Any) -> contextlib.AbstractContextManager[None]:
+        return apply(topology, step.kind, step.target, **step.param_dict)
+
+    return run_step

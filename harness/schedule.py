@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -97,22 +96,16 @@ class Schedule:
 def targets_from_description(description: str) -> tuple[set[str], set[str]]:
     """Node and edge names of a topology description (``"m <- r1, r2"``, ``"m <- r1 <- r2"``).
 
-    Each ``<-`` level's nodes replicate from the single node of the level to its left.
+    Uses the topology's own parser so the two can never disagree about what a description means.
     """
-    levels = [part.strip() for part in description.split("<-")]
-    nodes: set[str] = set()
-    edges: set[str] = set()
-    previous: list[str] = []
-    for level in levels:
-        names = [n.strip() for n in level.split(",") if n.strip()]
-        if not names or not all(re.fullmatch(r"[A-Za-z][\w-]*", n) for n in names):
-            raise ScheduleError(f"cannot read topology description {description!r} (level {level!r})")
-        if previous:
-            if len(previous) != 1:
-                raise ScheduleError(f"topology {description!r}: a level feeding replicas must be one node")
-            edges.update(f"{n}->{previous[0]}" for n in names)
-        nodes.update(names)
-        previous = names
+    from harness.topology import TopologyError, parse
+
+    try:
+        plan = parse(description)
+    except TopologyError as exc:
+        raise ScheduleError(f"cannot read topology description: {exc}") from None
+    nodes = {name for name, _ in plan}
+    edges = {f"{name}->{master}" for name, master in plan if master is not None}
     return nodes, edges
 
 
@@ -237,11 +230,16 @@ def _random_params(rng: random.Random, kind: str) -> dict[str, Any]:
 # --- running ----------------------------------------------------------------------------
 
 class ScheduleRun:
-    """Runs a schedule in a background thread on the wall clock.
+    """Runs a schedule on the wall clock, in the calling thread (`run`) or a background one.
 
     `apply(step)` returns the fault's context manager (see `harness.faults.apply`). Every
     window is closed — the fault healed — when the run ends, also when it is stopped early
-    or a step fails; a step failure is re-raised by `join`.
+    or a step fails; a step failure is raised by `run` / `join`.
+
+    Prefer `run()` with the workload in the background: node faults restart servers, and
+    the process backend asks the kernel to kill a server when the *thread* that started it
+    exits (PR_SET_PDEATHSIG is per thread), so a server restarted from a short-lived
+    schedule thread would die with that thread.
     """
 
     def __init__(self, schedule: Schedule,
@@ -249,13 +247,22 @@ class ScheduleRun:
         self.schedule = schedule
         self._apply = apply
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="fault-schedule", daemon=True)
+        self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
         self.started = 0.0
         self.applied: list[tuple[Step, float, float]] = []  # step, started, healed (wall clock)
 
+    def run(self) -> ScheduleRun:
+        """Apply every step at its time and heal it at its end; return when the last one healed."""
+        self.started = time.monotonic()
+        self._run()
+        if self.error is not None:
+            raise ScheduleError(f"a fault step failed: {self.error}") from self.error
+        return self
+
     def start(self) -> ScheduleRun:
         self.started = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name="fault-schedule", daemon=True)
         self._thread.start()
         return self
 
@@ -263,6 +270,8 @@ class ScheduleRun:
         self._stop.set()
 
     def join(self, timeout: float) -> None:
+        if self._thread is None:
+            raise ScheduleError("join() without start()")
         self._thread.join(timeout)
         if self._thread.is_alive():
             self._stop.set()
@@ -276,7 +285,8 @@ class ScheduleRun:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join(60)
+        if self._thread is not None:
+            self._thread.join(60)
 
     def _run(self) -> None:
         # Events: (time, order, action, step); heals sort before starts at the same instant.

@@ -223,6 +223,10 @@ class WorkloadPlan:
     def all_ops(self) -> list[OpSpec]:
         return [op for ops in self.per_client for op in ops]
 
+    def keys(self) -> dict[tuple[int, str], str]:
+        """(db, key) -> Redis type of every key the plan writes (known before it runs)."""
+        return {(op.db, op.key): op.rtype for op in self.all_ops()}
+
     def fingerprint(self) -> str:
         """A short stable digest of the plan: equal seeds must give equal fingerprints."""
         import hashlib
@@ -309,6 +313,60 @@ def _normalise(kind: str, reply: Any) -> Any:
     if kind == "zset":
         return {m: float(s) for m, s in reply} or None
     return reply
+
+
+@dataclass
+class StateSample:
+    """One node's workload keys, read atomically at time t (for prefix checks)."""
+
+    t: float
+    node: str
+    state: State
+
+
+class StateSampler:
+    """Reads the workload's keys on some nodes every `interval` seconds in the background.
+
+    Read errors (a node down, loading, paused) are counted, not raised: a fault is expected
+    to make nodes unreadable now and then, and a missing sample is not evidence of anything.
+    """
+
+    def __init__(self, clients: dict[str, Callable[[], redis.Redis]], keys: dict[tuple[int, str], str],
+                 interval: float = 0.2) -> None:
+        if interval <= 0:
+            raise WorkloadError(f"sampling interval must be positive, got {interval}")
+        self.clients = clients
+        self.keys = keys
+        self.interval = interval
+        self.samples: list[StateSample] = []
+        self.errors: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="state-sampler", daemon=True)
+
+    def sample_once(self) -> None:
+        for name, make in self.clients.items():
+            try:
+                conn = make()
+                try:
+                    state = read_state(conn, self.keys)
+                finally:
+                    conn.close()
+            except (redis.RedisError, OSError, WorkloadError):
+                self.errors[name] = self.errors.get(name, 0) + 1
+                continue
+            self.samples.append(StateSample(time.time(), name, state))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample_once()
+
+    def __enter__(self) -> StateSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(30)
 
 
 # --- running the plan against a live master ------------------------------------------------

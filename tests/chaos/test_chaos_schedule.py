@@ -24,10 +24,11 @@ NODES, EDGES = targets_from_description("m <- r1, r2")
 def test_topology_description_names():
     assert (NODES, EDGES) == ({"m", "r1", "r2"}, {"r1->m", "r2->m"})
     assert targets_from_description("m <- r1 <- r2") == ({"m", "r1", "r2"}, {"r1->m", "r2->r1"})
+    assert targets_from_description("m <- r1, r2 <- r3")[1] == {"r1->m", "r2->m", "r3->r1"}
     with pytest.raises(ScheduleError, match="cannot read"):
         targets_from_description("m <- ")
-    with pytest.raises(ScheduleError, match="one node"):
-        targets_from_description("m <- r1, r2 <- r3")
+    with pytest.raises(ScheduleError, match="cannot read"):
+        targets_from_description("m, x <- r1")
 
 
 def sched(*steps, run=10.0):
@@ -131,3 +132,49 @@ def test_chaos_seed_is_derived_from_the_root_seed_and_the_rerun_line_reproduces_
     s.chaos_seed = 99
     assert chaos_seed_for(s) == 99
     assert rerun_line(s, "t", 99).endswith("--chaos-seed=99")
+
+
+def test_schedule_run_applies_and_heals_every_step_in_time_order():
+    from contextlib import contextmanager
+
+    from harness.schedule import ScheduleRun
+
+    log = []
+
+    @contextmanager
+    def fake(step):
+        log.append(("on", step.kind))
+        try:
+            yield
+        finally:
+            log.append(("off", step.kind))
+
+    schedule = validate(sched(Step.make("latency", "r1->m", 0.0, 0.1), Step.make("partition", "r2->m", 0.05, 0.1),
+                              run=0.3), NODES, EDGES)
+    run = ScheduleRun(schedule, fake).run()
+    assert log == [("on", "latency"), ("on", "partition"), ("off", "latency"), ("off", "partition")]
+    assert len(run.applied) == 2 and all(end >= start for _, start, end in run.applied)
+
+
+def test_schedule_run_heals_open_faults_when_a_step_fails():
+    from contextlib import contextmanager
+
+    from harness.schedule import ScheduleRun
+
+    log = []
+
+    @contextmanager
+    def fake(step):
+        if step.kind == "pause":
+            raise RuntimeError("cannot pause")
+        log.append("on")
+        try:
+            yield
+        finally:
+            log.append("off")
+
+    schedule = validate(sched(Step.make("latency", "r1->m", 0.0, 1.0), Step.make("pause", "r1", 0.05, 0.1),
+                              run=2), NODES, EDGES)
+    with pytest.raises(ScheduleError, match="cannot pause"):
+        ScheduleRun(schedule, fake).run()
+    assert log == ["on", "off"]
