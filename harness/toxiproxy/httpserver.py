@@ -136,6 +136,9 @@ async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamW
                 if head is None:
                     return
                 method, target, version, headers = _parse_head(head)
+                if headers.get("expect", "").lower() == "100-continue":
+                    writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits for it on big bodies
+                    await writer.drain()
                 body = await _read_body(reader, headers)
             except BadRequest as exc:
                 msg = f"400 Bad Request: {exc}".encode()

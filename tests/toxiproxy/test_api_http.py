@@ -499,3 +499,18 @@ def test_garbage_request_gets_400_not_a_hang(api: Api) -> None:
         sock.sendall(b"NOT HTTP AT ALL\r\n\r\n")
         data = sock.recv(1000)
         assert data.startswith(b"HTTP/1.1 400 ")
+
+
+def test_expect_100_continue_is_answered(api: Api, echo: Upstream) -> None:
+    body = json.dumps({"name": "big", "upstream": echo.address, "listen": "127.0.0.1:0", "pad": "x" * 5000}).encode()
+    with socket.create_connection((api.host, api.port), timeout=5) as sock:
+        sock.sendall(b"POST /proxies HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body))
+        assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        sock.sendall(body)
+        reply = b""
+        while b'"toxics":[]}' not in reply:
+            chunk = sock.recv(4096)
+            assert chunk, reply
+            reply += chunk
+        assert reply.startswith(b"HTTP/1.1 201 Created\r\n")
