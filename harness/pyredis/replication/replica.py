@@ -140,12 +140,6 @@ class ReplicaSide:
             except LinkError as exc:
                 if str(exc):
                     log.warning(str(exc))
-            except (OSError, asyncio.IncompleteReadError, ConnectionError) as exc:
-                if self.state == "connected":
-                    log.notice("Connection with master lost.")
-                    was_connected = True
-                else:
-                    log.warning(f"Error condition on socket for SYNC: {exc or 'Connection lost'}")
             except TimeoutError:
                 if self.state == "connected":
                     log.warning("MASTER timeout: no data nor PING received...")
@@ -157,6 +151,12 @@ class ReplicaSide:
                     )
                 else:
                     log.warning("Timeout connecting to the MASTER...")
+            except (OSError, asyncio.IncompleteReadError, ConnectionError) as exc:
+                if self.state == "connected":
+                    log.notice("Connection with master lost.")
+                    was_connected = True
+                else:
+                    log.warning(f"Error condition on socket for SYNC: {exc or 'Connection lost'}")
             self._close_link(cache=True)
             if was_connected and self.is_replica():
                 self.reconnect_now = True
@@ -374,13 +374,12 @@ class ReplicaSide:
     async def _stream(self, reader: asyncio.StreamReader) -> None:
         server = self.server
         repl = server.repl
-        timeout = server.config.int("repl-timeout")
         buf = bytearray()
         link = self.link_client
         assert link is not None
         self.send_ack()
         while True:
-            data = await asyncio.wait_for(reader.read(1 << 18), timeout)
+            data = await asyncio.wait_for(reader.read(1 << 18), server.config.int("repl-timeout"))
             if not data:
                 raise ConnectionError("Connection lost")
             now = time.time()

@@ -1,0 +1,139 @@
+"""RESP over a real socket: framing, pipelining, inline commands, exact error texts, limits."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from harness.pyredis.resp import ProtocolError, parse_command
+
+
+class Raw:
+    """A bare socket speaking RESP, to send exactly the bytes a test wants."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.buf = b""
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def read_until_closed(self) -> bytes:
+        chunks = []
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        return b"".join(chunks)
+
+    def read(self, n_lines: int = 1) -> bytes:
+        while self.buf.count(b"\r\n") < n_lines:
+            data = self.sock.recv(65536)
+            if not data:
+                break
+            self.buf += data
+        parts = self.buf.split(b"\r\n")
+        out = b"\r\n".join(parts[:n_lines]) + b"\r\n"
+        self.buf = b"\r\n".join(parts[n_lines:])
+        return out
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def raw(py):
+    conn = Raw(py.port)
+    yield conn
+    conn.close()
+
+
+def test_multibulk_and_inline(raw):
+    raw.send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n")
+    assert raw.read() == b"+OK\r\n"
+    raw.send(b"GET k\r\n")
+    assert raw.read(2) == b"$5\r\nhello\r\n"
+    raw.send(b'SET q "a b\\x41"\r\nGET q\r\n')
+    assert raw.read(3) == b"+OK\r\n$4\r\na bA\r\n"
+
+
+def test_pipelining_many_commands_one_write(raw):
+    raw.send(b"".join(b"*2\r\n$4\r\nINCR\r\n$1\r\nc\r\n" for _ in range(1000)))
+    replies = raw.read(1000)
+    assert replies.split(b"\r\n")[-2] == b":1000"
+
+
+def test_split_across_packets(raw):
+    data = b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$10\r\n0123456789\r\n"
+    for i in range(len(data)):
+        raw.send(data[i : i + 1])
+    assert raw.read() == b"+OK\r\n"
+
+
+def test_unknown_command_and_arity_texts(raw):
+    raw.send(b"FOOBAR a b\r\n")
+    assert raw.read() == b"-ERR unknown command 'FOOBAR', with args beginning with: 'a' 'b' \r\n"
+    raw.send(b"GET\r\n")
+    assert raw.read() == b"-ERR wrong number of arguments for 'get' command\r\n"
+    raw.send(b"SET k v\r\nLPUSH k x\r\n")
+    assert raw.read(2) == b"+OK\r\n-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        (b"*abc\r\n", b"-ERR Protocol error: invalid multibulk length\r\n"),
+        (b"*2\r\nxx\r\n", b"-ERR Protocol error: expected '$', got 'x'\r\n"),
+        (b"*1\r\n$-5\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
+        (b"*1\r\n$999999999999\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
+        (b"*99999999\r\n", b"-ERR Protocol error: invalid multibulk length\r\n"),
+        (b'SET "unterminated\r\n', b"-ERR Protocol error: unbalanced quotes in request\r\n"),
+    ],
+)
+def test_protocol_errors_reply_then_close(raw, payload, message):
+    raw.send(payload)
+    assert raw.read_until_closed() == message
+
+
+def test_too_big_inline_request_closes(raw):
+    raw.send(b"A" * (70 * 1024))
+    assert raw.read_until_closed() == b"-ERR Protocol error: too big inline request\r\n"
+
+
+def test_server_survives_protocol_errors(py, raw):
+    raw.send(b"*x\r\n")
+    raw.read_until_closed()
+    with py.client() as c:
+        assert c.ping()
+
+
+def test_parser_reports_incomplete_without_consuming():
+    buf = bytearray(b"*2\r\n$3\r\nGET\r\n$3\r\nke")
+    assert parse_command(buf, 0) == (None, 0)
+    buf += b"y\r\n"
+    args, pos = parse_command(buf, 0)
+    assert args == [b"GET", b"key"] and pos == len(buf)
+    with pytest.raises(ProtocolError):
+        parse_command(bytearray(b"*1\r\n:5\r\n"), 0)
+
+
+def test_quit_closes(raw):
+    raw.send(b"QUIT\r\n")
+    assert raw.read_until_closed() == b"+OK\r\n"
+
+
+def test_resp3_hello_and_types(py):
+    with py.client() as c:
+        c.hset("h", mapping={"a": "1"})
+        assert c.hgetall("h") == {"a": "1"}
+        c.zadd("z", {"m": 1.5})
+        assert c.zscore("z", "m") == 1.5
+        assert c.zrange("z", 0, -1, withscores=True) == [("m", 1.5)]
+        assert c.smembers("nope") == set()
+        assert c.get("missing") is None
+        assert c.config_get("repl-backlog-size") == {"repl-backlog-size": "1048576"}
