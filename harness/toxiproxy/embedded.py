@@ -55,11 +55,15 @@ class _Base:
 class EmbeddedToxiproxy(_Base):
     """The server on its own event loop in a daemon thread of this process."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, seed: int | None = None, proxy_metrics: bool = False) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, seed: int | None = None, proxy_metrics: bool = False,
+        fast_path: bool = True,
+    ) -> None:
         self.host = host
         self.port = port
         self.seed = seed
         self.proxy_metrics = proxy_metrics
+        self.fast_path = fast_path  # False: every link uses the asyncio chain (tests the fallback)
         self.server: ToxiproxyServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -97,7 +101,9 @@ class EmbeddedToxiproxy(_Base):
         return self
 
     async def _main(self, ready: threading.Event, failure: list[BaseException]) -> None:
-        self.server = ToxiproxyServer(self.host, self.port, seed=self.seed, proxy_metrics=self.proxy_metrics)
+        self.server = ToxiproxyServer(
+            self.host, self.port, seed=self.seed, proxy_metrics=self.proxy_metrics, fast_path=self.fast_path
+        )
         self._stopped = asyncio.Event()
         try:
             await self.server.start()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fcntl
 import logging
 import os
@@ -40,6 +41,7 @@ PIPE_SIZE = 1024 * 1024
 HAVE_SPLICE = hasattr(os, "splice") and hasattr(select, "poll")
 _SPLICE_FLAGS = (getattr(os, "SPLICE_F_MOVE", 0) | getattr(os, "SPLICE_F_NONBLOCK", 0)) if HAVE_SPLICE else 0
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+_UNSUPPORTED = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP}
 
 
 class Stage:
@@ -212,6 +214,9 @@ class Link:
             while True:
                 if not self.stages and self.fast_ok:
                     outcome = await self._run_fast()
+                    if outcome == "unsupported":  # splice refused these sockets: use the chain
+                        self.fast_ok = False
+                        continue
                     if outcome == "switch":
                         continue
                     break
@@ -369,7 +374,9 @@ class Link:
             except (BlockingIOError, InterruptedError):
                 wait_in.poll()
                 continue
-            except OSError:
+            except OSError as exc:
+                if exc.errno in _UNSUPPORTED and self.received == 0:
+                    return "unsupported"
                 return "eof"
             if n == 0:
                 return "eof"

@@ -12,6 +12,20 @@ import time
 import pytest
 from tpkit import Api, Upstream, recv_exactly, recv_until_eof
 
+from harness.toxiproxy import EmbeddedToxiproxy
+
+
+@pytest.fixture(params=["splice", "chain"])
+def toxiproxy(request: pytest.FixtureRequest):
+    """Run every test here on both relay paths: zero-copy splice and the pure asyncio chain
+    (the fallback where os.splice is unavailable)."""
+    server = EmbeddedToxiproxy(seed=1234, fast_path=request.param == "splice").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 pytestmark = pytest.mark.timeout(60)
 
 
