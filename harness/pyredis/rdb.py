@@ -16,6 +16,7 @@ strings, rather than a tidy stream abstraction; see docs/pyredis-formats.md for 
 
 from __future__ import annotations
 
+import gc
 import math
 import struct
 import time
@@ -442,7 +443,21 @@ def load_rdb(data: bytes | bytearray | memoryview, verify_checksum: bool = True)
     The CRC is checked when the stored value is non-zero (zero means the writer disabled it,
     exactly as Redis treats it). `verify_checksum=False` skips it for callers that already
     trust the bytes and want the time back (e.g. a benchmark isolating the parser).
+
+    The cyclic garbage collector is paused while parsing: the loader allocates millions of
+    containers and no reference cycles, and the collector's repeated scans of that growing
+    heap cost about a third of the load time of a dataset of small aggregates.
     """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _load_rdb(data, verify_checksum)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _load_rdb(data: bytes | bytearray | memoryview, verify_checksum: bool) -> RdbContents:
     buf = bytes(data)
     n = len(buf)
     if n < 9 or buf[:5] != b"REDIS":
