@@ -13,6 +13,8 @@ from typing import Any
 
 import redis
 
+from harness.expectations import digest_score_format
+
 Entry = tuple[str, Any, bool]  # (type, normalised value, has_ttl)
 
 
@@ -121,6 +123,8 @@ def assert_same_data(master: Any, *replicas: Any) -> Dataset:
         if actual != expected:
             detail = "\n  ".join(diff(expected, actual))
             raise AssertionError(f"{replica.name} differs from {master.name}:\n  {detail}")
+        if digest_score_format(master.build) != digest_score_format(replica.build):
+            continue  # DEBUG DIGEST formats scores differently across these versions
         master_digest, replica_digest = digest(master), digest(replica)
         if master_digest is not None and replica_digest is not None:
             assert master_digest == replica_digest, (

@@ -16,6 +16,14 @@ NOAUTH_ERROR = "NOAUTH Authentication required."
 WRONGPASS_ERROR = "WRONGPASS invalid username-password pair or user is disabled."
 
 
+def digest_score_format(build: ServerBuild) -> str:
+    """How DEBUG DIGEST prints sorted-set scores: '%.17g' up to 7.0, shortest round-trip from 7.2.
+
+    Digests of the same data only compare between servers that format scores alike.
+    """
+    return "shortest" if build.at_least(7, 2) else "%.17g"
+
+
 @dataclass(frozen=True)
 class Expect:
     build: ServerBuild
