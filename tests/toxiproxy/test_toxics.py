@@ -84,7 +84,7 @@ def test_client_close_reaches_server(api: Api, make_upstream, connect) -> None:
 def test_latency_downstream_adds_delay(api: Api, proxy: str, connect) -> None:
     sock = connect(proxy)
     baseline = min(rtt(sock) for _ in range(3))
-    assert baseline < 0.1
+    assert baseline < 0.2
     api.add_toxic("echo", type="latency", attributes={"latency": 300})
     delayed = rtt(sock)  # the toxic applies to the already open connection
     assert 0.28 <= delayed < 2.0
@@ -105,7 +105,7 @@ def test_latency_upstream_seen_by_server(api: Api, make_upstream, connect) -> No
     start = time.monotonic()
     server.sendall(b"back")  # downstream has no toxic
     assert recv_exactly(client, 4) == b"back"
-    assert time.monotonic() - start < 0.2
+    assert time.monotonic() - start < 0.25
 
 
 def test_chained_latency_adds_up(api: Api, proxy: str, connect) -> None:
@@ -354,4 +354,4 @@ def test_close_without_slow_close_is_prompt(api: Api, make_upstream, connect) ->
     start = time.monotonic()
     server.close()
     assert recv_until_eof(client, timeout=5) == b""
-    assert time.monotonic() - start < 0.2
+    assert time.monotonic() - start < 0.4  # slow_close 500 ms must be clearly slower
