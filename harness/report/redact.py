@@ -13,7 +13,7 @@ from typing import Any
 
 MASK = "***"
 
-_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+_PATTERNS: list[tuple[re.Pattern[str], str | None]] = [
     # conf lines and CONFIG SET / command arguments: `requirepass s3cret`, `masterauth "x y"`
     (re.compile(r"(?i)\b(requirepass|masterauth|masterpass|auth-pass)(\s+|=|:\s*)(\"[^\"]*\"|'[^']*'|\S+)"),
      rf"\1\2{MASK}"),

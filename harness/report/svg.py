@@ -198,7 +198,8 @@ def render_timeline(test: dict[str, Any]) -> str:
     axis_y = y + 2
     y = axis_y + 22
     legend_y = y + 4
-    height = legend_y + 22
+    legend = _legend(names, colours, bool(windows), legend_y)
+    height = (max(item[4] for item in legend) if legend else legend_y) + 22
 
     shade_top, shade_bottom = fault_top, axis_y
     out.append(
@@ -208,14 +209,15 @@ def render_timeline(test: dict[str, Any]) -> str:
     )
     out.append(f'<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#ffffff"/>')
 
-    # fault windows: shading across all panels + a labelled bar in the fault lanes
+    # fault windows: a labelled bar in the fault lanes, and shading drawn over all panels later
+    shades: list[str] = []
     for (start, end, ev), row in zip(windows, rows, strict=True):
         x0, x1 = x(start), max(x(end), x(start) + 2)
         label = f"{ev.get('name', 'fault')} {ev.get('target', '')}".strip()
         detail = ", ".join(f"{k}={v}" for k, v in (ev.get("detail") or {}).items())
         tip = f"{label} {start:.2f}s–{end:.2f}s" + (f" ({detail})" if detail else "")
-        out.append(f'<rect x="{x0}" y="{shade_top}" width="{x1 - x0:.1f}" height="{shade_bottom - shade_top}" '
-                   f'fill="{FAULT_COLOUR}" fill-opacity="0.10"><title>{escape(tip)}</title></rect>')
+        shades.append(f'<rect x="{x0}" y="{shade_top}" width="{x1 - x0:.1f}" height="{shade_bottom - shade_top}" '
+                      f'fill="{FAULT_COLOUR}" fill-opacity="0.12"><title>{escape(tip)}</title></rect>')
         ry = fault_top + row * 17
         out.append(f'<rect class="fault" x="{x0}" y="{ry}" width="{x1 - x0:.1f}" height="14" rx="3" '
                    f'fill="{FAULT_COLOUR}" fill-opacity="0.85"><title>{escape(tip)}</title></rect>')
@@ -255,6 +257,8 @@ def render_timeline(test: dict[str, Any]) -> str:
                        f'height="13" fill="{colour}"><title>{escape(name)}: {words} '
                        f'{t0:.2f}s–{t1:.2f}s</title></rect>')
 
+    out.extend(shades)
+
     # point events: dashed line through everything + staggered label on top
     row_ends = [0.0, 0.0, 0.0]
     for t, ev in sorted(points_ev, key=lambda p: p[0]):
@@ -263,8 +267,10 @@ def render_timeline(test: dict[str, Any]) -> str:
         label = _fit(f"{ev.get('name', '')} {ev.get('target', '')}".strip(), 22)
         detail = ", ".join(f"{k}={v}" for k, v in (ev.get("detail") or {}).items())
         tip = f"{ev.get('kind', 'event')}: {label} at {t:.2f}s" + (f" ({detail})" if detail else "")
-        row = next((i for i, end in enumerate(row_ends) if px >= end), None)
-        if row is None:  # all rows busy here: the line and its tooltip still show it
+        free = [i for i, end in enumerate(row_ends) if px >= end]
+        if free:
+            row = free[0]
+        else:  # all rows busy here: the line and its tooltip still show it
             row, label = min(range(3), key=lambda i: row_ends[i]), ""
         row_ends[row] = px + 6.5 * len(label) + 8
         ty = label_top + 11 + row * 13
@@ -281,24 +287,37 @@ def render_timeline(test: dict[str, Any]) -> str:
         out.append(f'<line x1="{tx}" y1="{axis_y}" x2="{tx}" y2="{axis_y + 4}" stroke="#9ca3af"/>'
                    f'<text x="{tx}" y="{axis_y + 15}" text-anchor="middle" fill="#4b5563">{tick:g}s</text>')
 
-    # legend
-    lx = LEFT
-    for name in names:
-        out.append(f'<line x1="{lx}" y1="{legend_y + 6}" x2="{lx + 16}" y2="{legend_y + 6}" '
-                   f'stroke="{colours[name]}" stroke-width="2.5"/>'
-                   f'<text x="{lx + 20}" y="{legend_y + 10}" fill="#111827">{escape(_fit(name, 16))}</text>')
-        lx += 30 + 6.5 * min(len(name), 16)
-    lx += 10
-    for state in ("master", "up", "sync", "down", "unreachable"):
-        colour, words = STATE_COLOURS[state]
-        out.append(f'<rect x="{lx}" y="{legend_y}" width="12" height="12" fill="{colour}"/>'
-                   f'<text x="{lx + 16}" y="{legend_y + 10}" fill="#111827">{words}</text>')
-        lx += 26 + 6.2 * len(words)
-    if windows:
-        out.append(f'<rect x="{lx}" y="{legend_y}" width="12" height="12" fill="{FAULT_COLOUR}"/>'
-                   f'<text x="{lx + 16}" y="{legend_y + 10}" fill="#111827">fault window</text>')
+    # legend (wrapped onto more rows when there are many nodes)
+    for kind, colour, words, gx, gy in legend:
+        if kind == "line":
+            out.append(f'<line x1="{gx}" y1="{gy + 6}" x2="{gx + 16}" y2="{gy + 6}" '
+                       f'stroke="{colour}" stroke-width="2.5"/>'
+                       f'<text x="{gx + 20}" y="{gy + 10}" fill="#111827">{escape(words)}</text>')
+        else:
+            out.append(f'<rect x="{gx}" y="{gy}" width="12" height="12" fill="{colour}"/>'
+                       f'<text x="{gx + 16}" y="{gy + 10}" fill="#111827">{escape(words)}</text>')
     out.append("</svg>")
     return "".join(out)
+
+
+def _legend(names: list[str], colours: dict[str, str], faults: bool,
+            top: float) -> list[tuple[str, str, str, float, float]]:
+    """(kind, colour, text, x, y) of each legend item, wrapped to the chart's width."""
+    items: list[tuple[str, str, str, float]] = [
+        ("line", colours[name], _fit(name, 16), 30 + 6.5 * min(len(name), 16)) for name in names]
+    for state in ("master", "up", "sync", "down", "unreachable"):
+        colour, words = STATE_COLOURS[state]
+        items.append(("box", colour, words, 26 + 6.2 * len(words)))
+    if faults:
+        items.append(("box", FAULT_COLOUR, "fault window", 26 + 6.2 * 12))
+    placed: list[tuple[str, str, str, float, float]] = []
+    lx, ly = float(LEFT), float(top)
+    for kind, colour, words, width in items:
+        if lx + width > WIDTH - RIGHT and lx > LEFT:
+            lx, ly = float(LEFT), ly + 18
+        placed.append((kind, colour, words, lx, ly))
+        lx += width
+    return placed
 
 
 def _fit(text: str, chars: float) -> str:

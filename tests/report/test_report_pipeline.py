@@ -89,6 +89,7 @@ def by_function(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 @needs_redis
+@pytest.mark.slow
 def test_full_pipeline(pytester: pytest.Pytester) -> None:
     result, results, reports = run(pytester)
     result.assert_outcomes(passed=4, failed=1, skipped=1, xfailed=1)
@@ -141,6 +142,7 @@ def test_full_pipeline(pytester: pytest.Pytester) -> None:
 
 
 @needs_redis
+@pytest.mark.slow
 def test_pipeline_under_xdist(pytester: pytest.Pytester) -> None:
     """Workers record; only the controller writes, with the workers' records in it."""
     result, results, reports = run(pytester, "-n", "2")
