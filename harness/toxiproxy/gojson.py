@@ -53,6 +53,8 @@ def decode_first_value(body: bytes) -> Any:
         raise BodyError(f"invalid character {char!r} looking for beginning of value") from None
     except ValueError as exc:  # from _reject_constant
         raise BodyError(str(exc)) from None
+    except RecursionError:
+        raise BodyError("exceeded max depth") from None
     return value
 
 

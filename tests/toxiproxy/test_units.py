@@ -23,7 +23,8 @@ def test_float32_shortest_form(value: float, text: str) -> None:
 def test_first_value_only_and_errors() -> None:
     assert gojson.decode_first_value(b' {"a": 1} {"b": 2}') == {"a": 1}
     for body, message in ((b"", "EOF"), (b"   ", "EOF"), (b'{"a":', "unexpected EOF"),
-                          (b"NaN", "invalid character 'N' looking for beginning of value")):
+                          (b"NaN", "invalid character 'N' looking for beginning of value"),
+                          (b"[" * 100_000, "exceeded max depth")):
         with pytest.raises(gojson.BodyError, match=message):
             gojson.decode_first_value(body)
 
