@@ -78,3 +78,28 @@ def test_failure_shows_node_logs_and_rerun_line(pytester: pytest.Pytester) -> No
         "*harness rerun*",
         f"pytest test_x.py::test_fails_with_logs[[]redis-{version}[]] --harness-seed=77 --server={version}",
     ])
+
+
+MARKED = '''
+import pytest
+
+@pytest.mark.min_version("99.0", "a future feature")
+def test_future(server):
+    pass
+
+@pytest.mark.gap("process", "not implemented by the process backend")
+def test_gap(server):
+    assert False, "the gap"
+'''
+
+
+def test_min_version_and_gap_markers(pytester: pytest.Pytester) -> None:
+    version = _newest()
+    pytester.makepyfile(test_x=MARKED)
+    result = pytester.runpytest("--server", version, "-rsx", "-p", "no:cacheprovider",
+                                f"--report-dir={pytester.path / 'reports'}")
+    result.assert_outcomes(skipped=1, xfailed=1)
+    result.stdout.fnmatch_lines([
+        f"*needs Redis 99.0+, redis-{version} is older. a future feature*",
+        "*known gap on process: not implemented by the process backend*",
+    ])
