@@ -395,7 +395,7 @@ def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
-    outcome = yield
+    outcome: Any = yield
     report = outcome.get_result()
     rec = item.stash.get(RECORDER_KEY, None)
     if rec is None:
