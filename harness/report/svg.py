@@ -201,7 +201,7 @@ def render_timeline(test: dict[str, Any]) -> str:
     legend = _legend(names, colours, bool(windows), legend_y)
     height = (max(item[4] for item in legend) if legend else legend_y) + 22
 
-    shade_top, shade_bottom = fault_top, axis_y
+    shade_top, shade_bottom = off_top, axis_y  # below the fault bars, down through the lanes
     out.append(
         f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" viewBox="0 0 {WIDTH} {height}" '
         f'width="100%" role="img" aria-label="timeline of {escape(str(test.get("nodeid", "")))}" '
