@@ -140,6 +140,7 @@ class ToxiproxyProcess(_Base):
         self.log_path = Path(log_path) if log_path else None
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self._pump: threading.Thread | None = None
 
     def command(self) -> list[str]:
         cmd = [sys.executable, "-m", "harness", "toxiproxy", "-host", self.host, "-port", str(self.port),
@@ -180,7 +181,8 @@ class ToxiproxyProcess(_Base):
                         self.port = int(match.group(2))
                         found.set()
 
-        threading.Thread(target=pump, name="toxiproxy-child-output", daemon=True).start()
+        self._pump = threading.Thread(target=pump, name="toxiproxy-child-output", daemon=True)
+        self._pump.start()
         deadline = time.monotonic() + timeout
         while not found.wait(0.05):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -203,6 +205,12 @@ class ToxiproxyProcess(_Base):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
+        if self._pump is not None:
+            self._pump.join(2)  # the child is gone, so its output pipe reaches EOF
+            self._pump = None
+        if proc.stdout is not None:
+            with contextlib.suppress(OSError):
+                proc.stdout.close()
         self.proc = None
         if self._log is not None:
             with contextlib.suppress(OSError):

@@ -514,3 +514,10 @@ def test_expect_100_continue_is_answered(api: Api, echo: Upstream) -> None:
             assert chunk, reply
             reply += chunk
         assert reply.startswith(b"HTTP/1.1 201 Created\r\n")
+
+
+def test_update_cannot_rename_or_set_toxics(api: Api, echo: Upstream) -> None:
+    api.create_proxy("p", echo.address)
+    res = api.post("/proxies/p", {"name": "other", "toxics": [{"type": "latency"}]})
+    assert res.status == 200 and res.json()["name"] == "p" and res.json()["toxics"] == []
+    assert list(api.get("/proxies").json()) == ["p"]

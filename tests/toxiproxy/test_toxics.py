@@ -355,3 +355,25 @@ def test_close_without_slow_close_is_prompt(api: Api, make_upstream, connect) ->
     server.close()
     assert recv_until_eof(client, timeout=5) == b""
     assert time.monotonic() - start < 0.4  # slow_close 500 ms must be clearly slower
+
+
+def test_latency_both_streams_adds_both(api: Api, proxy: str, connect) -> None:
+    api.add_toxic("echo", type="latency", stream="upstream", attributes={"latency": 100})
+    api.add_toxic("echo", type="latency", stream="downstream", attributes={"latency": 100})
+    sock = connect(proxy)
+    message = b"m" * (32 * 1024 + 12)
+    start = time.monotonic()
+    sock.sendall(message)
+    assert recv_exactly(sock, len(message)) == message
+    assert 0.19 <= time.monotonic() - start < 2.0
+
+
+def test_timeout_updated_from_toxicity_zero_closes_quickly(api: Api, proxy: str, connect) -> None:
+    api.add_toxic("echo", type="timeout", attributes={"timeout": 0}, toxicity=0)
+    sock = connect(proxy)
+    assert rtt(sock, b"1") < 1
+    api.patch("/proxies/echo/toxics/timeout_downstream", {"toxicity": 1, "attributes": {"timeout": 100}})
+    start = time.monotonic()
+    sock.sendall(b"2")
+    assert recv_until_eof(sock, timeout=5) == b""
+    assert time.monotonic() - start < 1.0
