@@ -301,6 +301,11 @@ class Server:
             reply = cmd.handler(client, args)
         except CommandError as exc:
             reply = resp.error(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a bug in one command must not kill the client
+            import traceback
+
+            self.log.warning(f"internal error in '{cmd.name}': {exc!r}\n{traceback.format_exc()}")
+            reply = resp.error(f"ERR internal error in '{cmd.name}': {type(exc).__name__}")
         finally:
             self.call_depth -= 1
         if cmd.is_write and self.dirty != dirty_before:

@@ -7,7 +7,7 @@ import signal
 import pytest
 import redis
 
-from tests.pyredis.conftest import wait_offsets_equal, wait_until
+from tests.pyredis.conftest import wait_offsets_equal
 
 
 def _pair(servers, **replica_directives):
