@@ -387,7 +387,8 @@ class Link:
                 except (BlockingIOError, InterruptedError):
                     # Once a switch is requested the wake pipe stays readable; stop polling it
                     # then, but keep flushing: these bytes were read and must be delivered.
-                    (wait_out if self._fast_stop else wait_out_abortable).poll(1000)
+                    switching = self._fast_stop and not self._fast_abort
+                    (wait_out if switching else wait_out_abortable).poll(1000)
                     if self._fast_abort:
                         return "abort"
                     continue

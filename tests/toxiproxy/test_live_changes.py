@@ -219,3 +219,25 @@ def test_closed_connections_release_threads_and_fds(api: Api, proxy_echo, connec
 def tuple_addr(listen: str) -> tuple[str, int]:
     host, port = listen.rsplit(":", 1)
     return host, int(port)
+
+
+def test_disable_is_prompt_while_a_client_is_not_reading(api: Api, make_upstream, connect) -> None:
+    up = make_upstream("hold")
+    listen = api.create_proxy("p", up.address)["listen"]
+    connect(listen)  # a client that never reads
+    server = up.accept()
+    server.setblocking(False)
+    try:  # the relay ends up waiting for the client to make room
+        while True:
+            server.send(b"q" * 65536)
+    except BlockingIOError:
+        pass
+    start = time.monotonic()
+    assert api.patch("/proxies/p", {"enabled": False}).status == 200
+    assert time.monotonic() - start < 1.0
+    server.setblocking(True)
+    server.settimeout(5)
+    try:
+        assert server.recv(10) == b""  # the upstream side was closed too
+    except ConnectionResetError:
+        pass  # closing with unread data may reset instead; either way it is closed
