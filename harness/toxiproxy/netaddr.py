@@ -100,7 +100,7 @@ async def resolve_ip(host: str) -> str:
 async def resolve_listen(addr: str) -> str:
     """The string Go's ResolveTCPAddr(addr).String() gives; used by the "differs" test."""
     try:
-        host, port_text = split_host_port(addr)
+        host, port_text = split_host_port(addr or ":0")
         port = parse_port(port_text)
         if host == "":
             return f":{port}"

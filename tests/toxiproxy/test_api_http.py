@@ -521,3 +521,13 @@ def test_update_cannot_rename_or_set_toxics(api: Api, echo: Upstream) -> None:
     res = api.post("/proxies/p", {"name": "other", "toxics": [{"type": "latency"}]})
     assert res.status == 200 and res.json()["name"] == "p" and res.json()["toxics"] == []
     assert list(api.get("/proxies").json()) == ["p"]
+
+
+def test_enable_a_proxy_created_without_listen(api: Api, echo: Upstream, connect) -> None:
+    res = api.post("/proxies", {"name": "later", "upstream": echo.address, "enabled": False})
+    assert res.status == 201 and res.json()["listen"] == ""
+    res = api.patch("/proxies/later", {"enabled": True})
+    assert res.status == 200, res.body
+    sock = connect(res.json()["listen"])
+    sock.sendall(b"ok")
+    assert sock.recv(2) == b"ok"
