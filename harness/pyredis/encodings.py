@@ -23,6 +23,9 @@ class EncodingError(ValueError):
     """A compact encoding blob is malformed."""
 
 
+_SMALL_INTS = [b"%d" % i for i in range(128)]
+
+
 def _backlen_size(n: int) -> int:
     if n <= 127:
         return 1
@@ -50,17 +53,20 @@ def listpack_decode(buf: bytes) -> list[bytes]:
     append = out.append
     pos = 6
     end = total - 1
+    small = _SMALL_INTS
     try:
         while pos < end:
             b = buf[pos]
-            if b < 0x80:
-                append(b"%d" % b)
-                size = 1
-            elif b < 0xC0:
+            if 0x80 <= b < 0xC0:  # short string: by far the most common entry
                 ln = b & 0x3F
                 append(buf[pos + 1 : pos + 1 + ln])
-                size = 1 + ln
-            elif b < 0xE0:
+                pos += ln + 2  # encoding byte + data + 1-byte backlen
+                continue
+            if b < 0x80:
+                append(small[b])
+                pos += 2
+                continue
+            if b < 0xE0:
                 v = ((b & 0x1F) << 8) | buf[pos + 1]
                 if v >= 4096:
                     v -= 8192
