@@ -52,6 +52,7 @@ class ReportPlugin:
         self.run_id = uuid.uuid4().hex[:12]
         self.outputs: Outputs | None = None
         self._samplers: set[Sampler] = set()
+        self._workers: set[str] = set()  # xdist workers that reported (controller side)
 
     # --- worker (or single process) side: sample and record ---------------------------------
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -118,6 +119,9 @@ class ReportPlugin:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if _is_worker(self.config):
             return
+        worker = getattr(report, "node", None)  # set by xdist on the controller
+        if worker is not None:
+            self._workers.add(str(getattr(getattr(worker, "gateway", None), "id", worker)))
         entry = self.collected.setdefault(report.nodeid, model.Collected(report.nodeid))
         entry.phases[report.when] = model.phase_from_report(report)
         record = getattr(report, "harness_record", None)
@@ -171,7 +175,7 @@ class ReportPlugin:
                 "command_line": redact(" ".join(["pytest", *settings.command_line])),
                 "rerun": redact(settings.rerun_command()),
                 "exitstatus": exitstatus,
-                "workers": getattr(self.config.option, "numprocesses", None) or 0,
+                "workers": len(self._workers),
             },
             "environment": environment(info),
             "targets": [t.label for t in info.targets],

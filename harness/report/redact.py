@@ -13,9 +13,19 @@ from typing import Any
 
 MASK = "***"
 
+# Words that follow `requirepass`/`masterauth`/`AUTH` in prose ("masterauth on the replica",
+# "AUTH failed"), never as a value: masking them would garble docstrings and messages.
+_PROSE = ("on", "in", "the", "a", "an", "and", "or", "is", "are", "was", "were", "to", "of", "for",
+          "with", "at", "by", "from", "must", "should", "set", "not", "no", "only",
+          "missing", "mismatch", "changed", "change", "flips", "fixes", "it", "that", "this", "value",
+          "failed", "fails", "works", "required", "needed", "links", "keeps", "then", "but")
+_NOT_PROSE = r"(?!(?:" + "|".join(_PROSE) + r")\b)"
+_NOT_PROSE_ANY_CASE = r"(?!(?i:" + "|".join(_PROSE) + r")\b)"
+
 _PATTERNS: list[tuple[re.Pattern[str], str | None]] = [
     # conf lines and CONFIG SET / command arguments: `requirepass s3cret`, `masterauth "x y"`
-    (re.compile(r"(?i)\b(requirepass|masterauth|masterpass|auth-pass)(\s+|=|:\s*)(\"[^\"]*\"|'[^']*'|\S+)"),
+    (re.compile(r"(?i)\b(requirepass|masterauth|masterpass|auth-pass)(\s+|=|:\s*)" + _NOT_PROSE
+                + r"(\"[^\"]*\"|'[^']*'|\S+)"),
      rf"\1\2{MASK}"),
     # CLI options: --password=x, --redis-password x, --masterauth=x
     (re.compile(r"(?i)(--[\w-]*(?:password|passwd|secret|token|masterauth|requirepass)[\w-]*)(=|\s+)(\S+)"),
@@ -26,7 +36,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str | None]] = [
     # URLs with credentials: scheme://user:pass@host
     (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]*):([^@/\s]+)@"), rf"\1:{MASK}@"),
     # the AUTH command as it appears in MONITOR output or error messages
-    (re.compile(r'((?:\bAUTH|(?i:"auth"))[ \t]+)(?:("[^"]*"|[^\s"]+)[ \t]+)?("[^"]*"|[^\s"]+)'), None),
+    (re.compile(r'((?:\bAUTH|(?i:"auth"))[ \t]+)' + _NOT_PROSE_ANY_CASE
+                + r'(?:("[^"]*"|[^\s"]+)[ \t]+)?("[^"]*"|[^\s"]+)'), None),
 ]
 
 

@@ -124,3 +124,14 @@ def test_synthetic_results_round_trip(tmp_path: Path, synthetic) -> None:  # typ
     loaded = model.load_results(path)
     assert {t["outcome"] for t in loaded["tests"]} == set(model.OUTCOMES)
     assert loaded["summary"]["total"] == len(loaded["tests"]) == 12
+
+
+def test_prose_and_docstrings_are_not_garbled() -> None:
+    text = "requirepass on the master and the right masterauth on the replica; AUTH failed"
+    assert redact(text) == text
+    rec = TestRecorder("suites/test_auth.py::test_x[y]")
+    rec.meta.update(family="Password auth: `masterauth` must match", behaviour="masterauth s3cret-looking prose")
+    record = model.record_from_recorder(rec, {}, "Wrong masterauth x then CONFIG SET fixes it", "requirepass abc")
+    assert record["description"] == "Wrong masterauth x then CONFIG SET fixes it"
+    assert record["family_description"] == "requirepass abc"
+    assert record["meta"]["behaviour"] == "masterauth s3cret-looking prose"
