@@ -764,27 +764,30 @@ def dump_rdb(
         add = body.append
         nkeys = nexp = 0
         for key, (value, expire) in keys.items():
-            if expire is not None:
-                add(b"\xfc" + q(expire))
-                nexp += 1
-            if type(value) is bytes:
-                kl = len(key)
-                vl = len(value)
-                if kl < 64 and vl < 16384 and not compress:
-                    # Hot path for big string datasets: no helper calls, one concatenation.
-                    vlen = len1[vl] if vl < 64 else bytes((0x40 | (vl >> 8), vl & 0xFF))
-                    add(b"".join((b"\x00", len1[kl], key, vlen, value)))
+            try:
+                if expire is not None:
+                    add(b"\xfc" + q(expire))
+                    nexp += 1
+                if type(value) is bytes:
+                    kl = len(key)
+                    vl = len(value)
+                    if kl < 64 and vl < 16384 and not compress:
+                        # Hot path for big string datasets: no helper calls, one concatenation.
+                        vlen = len1[vl] if vl < 64 else bytes((0x40 | (vl >> 8), vl & 0xFF))
+                        add(b"".join((b"\x00", len1[kl], key, vlen, value)))
+                    else:
+                        add(b"\x00" + es(key) + es(value))
                 else:
-                    add(b"\x00" + es(key) + es(value))
-            else:
-                if _is_empty(value):
-                    if expire is not None:
-                        body.pop()
-                        nexp -= 1
-                    continue
-                t, payload = encode_object(value, compress)
-                add(bytes((t,)) + es(key) + payload)
-            nkeys += 1
+                    if _is_empty(value):
+                        if expire is not None:
+                            body.pop()
+                            nexp -= 1
+                        continue
+                    t, payload = encode_object(value, compress)
+                    add(bytes((t,)) + es(key) + payload)
+                nkeys += 1
+            except (TypeError, struct.error) as exc:
+                raise TypeError(f"db {dbid} key {key!r}: cannot serialize: {exc}") from None
         if not nkeys:
             continue
         parts.append(b"\xfe" + encode_len(dbid) + b"\xfb" + encode_len(nkeys) + encode_len(nexp))

@@ -183,8 +183,12 @@ def test_dump_rdb_without_checksum_writes_zero_and_loads() -> None:
 
 
 def test_dump_rdb_rejects_non_values() -> None:
-    with pytest.raises(TypeError, match="not a Redis value"):
+    with pytest.raises(TypeError, match="db 0 key b'k': cannot serialize: not a Redis value: list"):
         dump_rdb({0: {b"k": ([b"list"], None)}})  # type: ignore[dict-item]
+    with pytest.raises(TypeError, match="db 2 key 'text': cannot serialize"):
+        dump_rdb({2: {"text": (b"v", None)}})  # type: ignore[dict-item]
+    with pytest.raises(TypeError, match="db 0 key b'k': cannot serialize"):
+        dump_rdb({0: {b"k": (b"v", "soon")}})  # type: ignore[dict-item]
 
 
 # --- corrupt input ------------------------------------------------------------------------------
