@@ -522,6 +522,12 @@ def verify_run(topology: Any, history: History, *, master: str = "m",
         master_state = read_state(conn, keys)
     results.append(check_acknowledged(master_state, history, master, faults=faults))
     results.append(check_prefix(samples, history))
+    rec = current()
+    rec.meta["workload_ops"] = history.counts()
+    rec.meta.setdefault("checks", []).extend(
+        {"check": r.name, "ok": r.ok, "anomalies": len(r.anomalies), "notes": r.notes[:10],
+         "data": {k: v for k, v in r.data.items() if isinstance(v, (int, float, str))}}
+        for r in results)
     return results
 
 

@@ -127,7 +127,7 @@ class RunningWorkload:
 @contextlib.contextmanager
 def workload(topology: Any, seed: int, *, master: str = "m", clients: int = 3, ops: int = 120,
              pace: float = 0.01, sample: tuple[str, ...] = (), wait_replicas: int | None = None,
-             timeout: float = 60.0) -> Iterator[RunningWorkload]:
+             wait_timeout_ms: int = 1000, timeout: float = 60.0) -> Iterator[RunningWorkload]:
     """Run a seeded workload on `master` (and sample `sample` replicas) for the block's duration.
 
     On exit the workload is allowed to finish its plan (bounded by `timeout`), so every op
@@ -136,7 +136,7 @@ def workload(topology: Any, seed: int, *, master: str = "m", clients: int = 3, o
     node = topology.node(master)
     plan = WorkloadPlan(seed=seed, clients=clients, ops_per_client=ops)
     wl = Workload(plan, connection_factory(node.host, node.port, node.password, timeout=2.0),
-                  pace=pace, wait_replicas=wait_replicas)
+                  pace=pace, wait_replicas=wait_replicas, wait_timeout_ms=wait_timeout_ms)
     sampler = None
     if sample:
         sampler = StateSampler({n: (lambda n=n: topology.node(n).client(timeout=2.0)) for n in sample},

@@ -180,6 +180,22 @@ def test_black_hole(topology_factory, chaos_seed, case):
     require(verify_run(topo, run.history, samples=run.samples))
 
 
+def test_wait_counts_only_the_replicas_on_the_healthy_side_of_a_partition(topology_factory, chaos_seed):
+    """WAIT after each write with r1 partitioned returns exactly 1 (only r2 acknowledges); nothing is lost."""
+    topo = topology_factory("m <- r1, r2")
+    with topo.edge("r1").cut():
+        topo.wait_link_down("r1", timeout=10)
+        # WAIT 1 returns as soon as one replica acknowledged, with how many had: never r1 here.
+        with workload(topo, chaos_seed, clients=2, ops=25, pace=0.0, wait_replicas=1,
+                      sample=("r2",)) as run:
+            pass
+    acks = {op.wait_acks for op in run.history.ops if op.type == "ok"}
+    assert acks == {1}, f"WAIT returned {acks}; with one of two replicas cut off it must say 1"
+    assert all(op.wait_n == 1 for op in run.history.ops)
+    topo.wait_in_sync(timeout=20)
+    require(verify_run(topo, run.history, samples=run.samples))
+
+
 @pytest.mark.parametrize("outage", ["within-backlog", "beyond-backlog"])
 def test_partition_resync_kind_depends_on_the_backlog(topology_factory, outage):
     """A partition shorter than the backlog heals by partial resync; one that overflows it, by full sync."""
