@@ -200,3 +200,32 @@ def pytest_sessionfinish(session):
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*REPORT-PLUGINS 1*"])
     assert not (pytester.path / "reports").exists()
+
+
+@needs_redis
+@pytest.mark.slow
+def test_nightly_rerun_flow(pytester: pytest.Pytester) -> None:
+    """The workflow's steps by hand: run, rerun failures with the same seed, gate on reproducible."""
+    import shutil
+    import subprocess
+    import sys
+
+    pytester.makepyfile(test_inner=INNER)
+    common = ["test_inner.py", "--server", "7.0", "--redis-server", str(REDIS_70), "--harness-seed", "99"]
+    first = pytester.runpytest_subprocess(*common, "--report-dir", "reports", timeout=240)
+    first.assert_outcomes(passed=4, failed=1, skipped=1, xfailed=1)
+    reports = pytester.path / "reports"
+    (reports / "rerun").mkdir()
+    shutil.copy(reports / "history.jsonl", reports / "rerun" / "history.jsonl")
+    rerun = pytester.runpytest_subprocess(*common, "--last-failed", "--last-failed-no-failures", "none",
+                                          "--report-dir", "reports/rerun", timeout=240)
+    rerun.assert_outcomes(failed=1, deselected=6)
+    shutil.copy(reports / "rerun" / "history.jsonl", reports / "history.jsonl")
+    gate = subprocess.run([sys.executable, "-m", "harness", "report", "--results", "reports/results.json",
+                           "--fail-on", "reproducible"], cwd=pytester.path, capture_output=True, text=True,
+                          timeout=60)
+    assert gate.returncode == 1, gate.stdout + gate.stderr
+    assert "reproducible: " in gate.stdout and "test_assertion_fails" in gate.stdout
+    results = json.loads((reports / "results.json").read_text())
+    assert len(results["tests"]) == 7  # the first run's results are kept whole
+    assert "t-reproducible" in (reports / "index.html").read_text()
