@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -239,6 +240,12 @@ def populate(c: redis.Redis, series: tuple[int, int], streams: bool = True, fiel
     c.rpush("l:small", "a", "1", "-5", "300", "70000", "9999999999", "b" * 80)
     c.rpush("l:big", *[f"item-{i}-" + "x" * (i % 50) for i in range(3000)])
     c.rpush("l:ints", *range(-200, 800))
+    c.set("s:big", random.Random(5).randbytes(40000))  # 32-bit length, incompressible
+    if series >= (7, 0):
+        # Elements above the packed threshold become PLAIN quicklist nodes (container 1).
+        c.execute_command("DEBUG", "QUICKLIST-PACKED-THRESHOLD", "100")
+        big = random.Random(6).randbytes(150).hex()
+        c.rpush("l:plain", *[f"e{i}" for i in range(2000)], big, "tail")
     c.sadd("set:intset", 1, 2, 3, -5, 70000, 5_000_000_000)
     c.sadd("set:bigint", *range(1000))
     c.sadd("set:small", "a", "b", "c", "42")

@@ -7,6 +7,8 @@ from collections import deque
 
 import pytest
 import redis
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.pyredis.crc64 import crc64
 from harness.pyredis.dump import (
@@ -132,3 +134,23 @@ def test_module_payload_is_refused_clearly() -> None:
         payload = server.c.dump("vs")
     with pytest.raises(DumpPayloadError, match="module value of vectorset"):
         restore_payload(payload)
+
+
+_blob = st.binary(max_size=30) | st.sampled_from([b"0", b"-1", b"65535", b"-2147483649", b"1e3"])
+_value = st.one_of(
+    _blob,
+    st.lists(_blob, min_size=1, max_size=10).map(deque),
+    st.sets(_blob, min_size=1, max_size=10),
+    st.dictionaries(_blob, _blob, min_size=1, max_size=10),
+    st.dictionaries(_blob, st.floats(allow_nan=False), min_size=1, max_size=10).map(
+        lambda d: ZSet(d.items())
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=_value, version=st.sampled_from([9, 10, 11, 12]))
+def test_payload_roundtrip_property(value: object, version: int) -> None:
+    payload = dump_payload(value, rdb_version=version)  # type: ignore[arg-type]
+    assert struct.unpack_from("<H", payload, len(payload) - 10)[0] == version
+    assert restore_payload(payload) == value

@@ -52,6 +52,8 @@ def model_dataset() -> rr.Dataset:
             b"set-ints": ({b"1", b"2", b"-3", b"70000"}, None),
             b"set-strs": ({b"a", b"b", b"c" * 100}, None),
             b"set-big": ({f"m{i}".encode() for i in range(800)}, None),
+            b"set-huge": ({b"%d" % i for i in range(17000)}, None),  # 32-bit count
+            b"str-huge": (bytes(range(256)) * 100, None),  # 32-bit string length
             b"hash": ({b"f": b"v", b"n": b"10", b"long": b"q" * 200}, None),
             b"hash-big": ({f"f{i}".encode(): f"v{i}".encode() for i in range(1000)}, None),
             b"zset": (ZSet([(b"a", 1.0), (b"b", 2.5), (b"c", float("-inf")), (b"d", float("inf"))]), None),
@@ -92,6 +94,11 @@ def test_load_rdb_written_by_real_server(build: rr.Build, config: dict[str, str]
     assert any("stream:1" in s and "stream" in s for s in contents.skipped), contents.skipped
     assert b"stream:1" not in contents.dbs[0]
     rr.assert_same_dataset(contents.dbs, want)
+    if build.series >= (7, 0):
+        plain = contents.dbs[0][b"l:plain"][0]
+        assert len(plain) == 2002 and plain[-1] == b"tail" and len(plain[-2]) == 300
+        if "list-max-listpack-size" not in config:
+            assert b"\x01\x41\x2c" + plain[-2] in data  # really stored as a PLAIN node
     if build.series >= (7, 4):
         # Hashes with field TTLs: the values load, the TTLs are reported as dropped.
         assert any("hf:small" in s and "TTL" in s for s in contents.skipped)
