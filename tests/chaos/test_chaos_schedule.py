@@ -178,3 +178,23 @@ def test_schedule_run_heals_open_faults_when_a_step_fails():
     with pytest.raises(ScheduleError, match="cannot pause"):
         ScheduleRun(schedule, fake).run()
     assert log == ["on", "off"]
+
+
+class _FakeTopology:
+    """Just the names: apply() must refuse bad input before touching any node or proxy."""
+
+    nodes = {"m": object(), "r1": object()}
+    edges = {"r1->m": object()}
+
+
+@pytest.mark.parametrize("kind, target, params, message", [
+    ("earthquake", "m", {}, "unknown fault"),
+    ("partition", "r2->m", {}, "not one of"),
+    ("kill", "r9", {}, "not one of"),
+    ("kill", "r1", {"ms": 3}, "takes no parameters"),
+])
+def test_apply_refuses_bad_faults_before_acting(kind, target, params, message):
+    from harness.faults import FaultError, apply
+
+    with pytest.raises(FaultError, match=message):
+        apply(_FakeTopology(), kind, target, **params)
