@@ -28,7 +28,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m harness report", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="python -m harness report",
+                     description="Rebuild the HTML report from results.json (and the history), "
+                                 "and optionally gate CI on failures.")
     parser.add_argument("--results", type=Path, default=Path("reports/results.json"),
                         help="results.json written by a `pytest suites/` run (default: %(default)s)")
     parser.add_argument("--history", type=Path, default=None,

@@ -80,3 +80,11 @@ def test_rebuild_and_fail_on_reproducible(tmp_path: Path, synthetic: Any) -> Non
     assert "t-flaky" in (tmp_path / "other.html").read_text()
     assert harness("--fail-on", "fail", cwd=tmp_path).returncode == 1
     assert json.loads((reports / "results.json").read_text())["run"]["id"] == "first"  # never rewritten
+
+
+def test_rebuild_is_identical_to_what_the_run_wrote(tmp_path: Path, synthetic: Any) -> None:
+    out = write_run(synthetic(), outputs_in(tmp_path))
+    written = out.html.read_bytes()
+    proc = harness("--results", str(out.results), "--out", str(tmp_path / "again.html"), "--no-junit", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "again.html").read_bytes() == written
