@@ -53,6 +53,10 @@ table{border-collapse:collapse}
 td.cell{text-align:center;min-width:118px;font-weight:650}
 td.cell a{display:block;color:inherit}
 td.na{color:#cbd5e1;text-align:center;background:#fff}
+td.total{text-align:center;font-weight:650;background:#f1f5f9}
+td.total .why{display:block;font-weight:400;font-size:11px;color:#6b7280}
+.matrix tfoot th{background:#f1f5f9;font-size:12.5px;color:#374151}
+nav.jump{margin-top:10px;font-size:13px}nav.jump a{color:#93c5fd;margin-right:14px}
 .o-pass{background:var(--pass-bg);color:var(--pass)}
 .o-fail{background:var(--fail-bg);color:var(--fail)}
 .o-hazard{background:var(--hazard-bg);color:var(--hazard)}
@@ -189,7 +193,9 @@ def _header(title: str, run: dict[str, Any], counts: dict[str, int], tests: list
         f'<div class="sub">{escape(_when(run.get("started")))} · {counts.get("total", 0)} tests in '
         f'{escape(_dur(run.get("duration")))} · root seed <code>{escape(str(seed))}</code>'
         + (f' · rerun: <code>{escape(rerun)}</code>' if rerun else "")
-        + f'</div><div class="pills">{"".join(pills)}</div></header>'
+        + f'</div><div class="pills">{"".join(pills)}</div>'
+        '<nav class="jump"><a href="#matrix">Matrix</a><a href="#attention">Needs attention</a>'
+        '<a href="#tests">All other tests</a><a href="#environment">Environment</a></nav></header>'
     )
 
 
@@ -233,9 +239,19 @@ def _matrix(tests: list[dict[str, Any]], targets: list[str]) -> str:
     legend += '<span><span class="strip"><i class="o-pass"></i><i class="o-fail"></i></span> last runs, oldest first</span>'
     if not tests:
         return '<section id="matrix"><h2>Conformance matrix</h2><p class="none">No tests ran.</p></section>'
+    foot = []
+    for target in targets:
+        mine = [t for t in tests if t.get("target", "") == target]
+        held = sum(1 for t in mine if t["outcome"] in ("pass", "hazard"))
+        ran = sum(1 for t in mine if t["outcome"] in ("pass", "hazard", "fail"))
+        foot.append(f'<td class="total">{held}/{ran} held'
+                    + (f'<span class="why">{len(mine) - ran} not run</span>' if len(mine) > ran else "")
+                    + "</td>")
     return (f'<section id="matrix"><h2>Conformance matrix</h2><div class="legend">{legend}</div>'
             f'<table class="matrix"><thead><tr><th>Behaviour</th>{head}</tr></thead>'
-            f'<tbody>{"".join(body)}</tbody></table></section>')
+            f'<tbody>{"".join(body)}</tbody>'
+            f'<tfoot><tr><th class="behaviour">Behaviours that held (pass or hazard) of those that ran</th>'
+            f'{"".join(foot)}</tr></tfoot></table></section>')
 
 
 def _tests_sections(tests: list[dict[str, Any]]) -> str:
