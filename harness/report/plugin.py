@@ -138,9 +138,13 @@ class ReportPlugin:
         info = self.config.stash.get(SESSION_KEY, None)
         if info is None or not self.collected or not self._wanted(info):
             return
-        results = self.build_results(info, int(exitstatus))
         report_dir = _absolute(info.settings.report_dir, self.config)
-        self.outputs = write_run(results, outputs_in(report_dir))
+        try:
+            results = self.build_results(info, int(exitstatus))
+            self.outputs = write_run(results, outputs_in(report_dir))
+        except Exception as exc:  # noqa: BLE001 - a report bug must not hide the test results
+            self.outputs = outputs_in(report_dir)
+            self.outputs.errors.append(f"could not build the report: {type(exc).__name__}: {exc}")
 
     def _wanted(self, info: SessionInfo) -> bool:
         """Write only for conformance runs: a test parametrized by `server`, or when asked.
