@@ -65,6 +65,7 @@ class Client(asyncio.Protocol):
         self.is_master_link = False
         self.close_after_reply = False
         self.proto = 2
+        self.rewrites: list[list[bytes]] | None = None
 
     # --- asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -236,8 +237,6 @@ class Server:
         cmd = COMMANDS.get(name)
         self.stat_commands += 1
         resp.STATE.proto = client.proto
-        if client.is_master_link:
-            return self.replica_side.apply_from_master(client, cmd, args)
         if cmd is None:
             shown = ""
             for a in args[1:]:
@@ -258,7 +257,12 @@ class Server:
                 client.multi_error = True
             return resp.error("NOAUTH Authentication required.")
         user = self.config.users.get(client.user)
-        if user is not None and client.authenticated and not user.can_run(cmd.name, set(cmd.categories)):
+        if (
+            user is not None
+            and not (user.allow_all and not user.denied and not user.denied_categories)
+            and client.authenticated
+            and not user.can_run(cmd.name, set(cmd.categories))
+        ):
             if client.multi is not None:
                 client.multi_error = True
             return resp.error(f"NOPERM User {client.user} has no permissions to run the '{cmd.name}' command")
@@ -276,6 +280,8 @@ class Server:
 
     def precheck(self, client: Client, cmd: Command) -> bytes | None:
         """The refusals Redis applies before running a command (LOADING, READONLY, ...)."""
+        if not self.loading and self.replica_side.master_host is None and not (cmd.is_write and self.repl.min_replicas_active):
+            return None
         if self.loading and "loading" not in cmd.flags:
             return resp.error("LOADING Redis is loading the dataset in memory")
         rs = self.replica_side
@@ -296,7 +302,7 @@ class Server:
         """Run the handler, then propagate its effects (rewritten or verbatim) as one unit."""
         self.call_depth += 1
         dirty_before = self.dirty
-        client.rewrites = None  # type: ignore[attr-defined]
+        client.rewrites = None
         try:
             reply = cmd.handler(client, args)
         except CommandError as exc:
@@ -309,7 +315,7 @@ class Server:
         finally:
             self.call_depth -= 1
         if cmd.is_write and self.dirty != dirty_before:
-            rewrites = client.rewrites  # type: ignore[attr-defined]
+            rewrites = client.rewrites
             if rewrites is None:
                 self.also_propagate(client.db.index, args)
             else:

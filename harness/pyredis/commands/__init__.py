@@ -29,10 +29,7 @@ class Command:
     arity: int
     flags: frozenset[str]
     categories: frozenset[str]
-
-    @property
-    def is_write(self) -> bool:
-        return "write" in self.flags
+    is_write: bool
 
 
 class Blocked:
@@ -54,7 +51,7 @@ def command(name: str, arity: int, flags: str = "", categories: str = "") -> Cal
         cats.add("write" if "write" in flag_set else "read")
         if "admin" in flag_set:
             cats.update({"admin", "dangerous"})
-        COMMANDS[name.encode()] = Command(name, func, arity, flag_set, frozenset(cats))
+        COMMANDS[name.encode()] = Command(name, func, arity, flag_set, frozenset(cats), "write" in flag_set)
         return func
 
     return register

@@ -206,6 +206,7 @@ def config_cmd(client, args):
 
 
 def _apply(server, name: str) -> None:
+    server.repl.refresh_settings()
     if name == "requirepass":
         server.config.sync_default_user()
     elif name == "repl-backlog-size" and server.repl.backlog is not None:

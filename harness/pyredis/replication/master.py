@@ -57,6 +57,13 @@ class MasterSide:
         self.waiters: list[tuple[int, int, asyncio.Future]] = []
         self.getack_pending = False
         self.net_output_bytes = 0
+        self.min_replicas_active = False
+        self.refresh_settings()
+
+    def refresh_settings(self) -> None:
+        """Cache what the per-write check needs, so the hot path reads no config strings."""
+        config = self.server.config
+        self.min_replicas_active = config.int("min-replicas-to-write") > 0 and config.int("min-replicas-max-lag") > 0
 
     # --- ids ----------------------------------------------------------------------------------
     def change_replid(self) -> None:
