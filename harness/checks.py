@@ -342,7 +342,8 @@ def diff_states(a: Mapping[Any, Any], b: Mapping[Any, Any], a_name: str = "maste
         elif isinstance(va, (set, dict)) and isinstance(vb, (set, dict)):
             missing = sorted(set(va) - set(vb), key=str)[:5]
             extra = sorted(set(vb) - set(va), key=str)[:5]
-            changed = [k for k in set(va) & set(vb) if isinstance(va, dict) and va[k] != vb[k]][:5]
+            changed = ([k for k in set(va) & set(vb) if va[k] != vb[k]][:5]
+                       if isinstance(va, dict) and isinstance(vb, dict) else [])
             out.append(f"{label}: missing on {b_name} {missing}, extra {extra}, changed {sorted(changed, key=str)}")
         else:
             out.append(f"{label}: {a_name} {_short(va)} != {b_name} {_short(vb)}")
