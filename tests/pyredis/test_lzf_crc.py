@@ -234,3 +234,18 @@ def test_zipmap() -> None:
     assert enc.zipmap_decode(big) == [b"K" * 300, b"v"]
     with pytest.raises(enc.EncodingError, match="runs past the end"):
         enc.zipmap_decode(b"\x01\x05ab")
+
+
+def test_without_numpy_falls_back_to_pure(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = random.Random(3).randbytes(300_000)
+    want = crcmod.crc64_py(0, data)
+    monkeypatch.setattr(crcmod, "HAVE_NUMPY", False)
+    assert crcmod.crc64(0, data) == want
+
+
+def test_zero_operator_is_appending_zeros() -> None:
+    """The lane-chaining operator equals feeding that many zero bytes."""
+    for nbytes in (1, 7, 100, 4096):
+        op = crcmod._zero_operator(nbytes)
+        for c in (1, 0xDEADBEEF, 2**64 - 1, 0x8000000000000001):
+            assert crcmod._apply_op(op, c) == crcmod.crc64_bytewise(c, bytes(nbytes))
