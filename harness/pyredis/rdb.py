@@ -527,6 +527,8 @@ def _load_rdb(data: bytes | bytearray | memoryview, verify_checksum: bool) -> Rd
                     else:
                         olen, p = rl(buf, p)
                     vend = p + clen
+                    if vend > n:
+                        raise _Truncated(pos)
                     val = lzf(buf[p:vend], olen)
                 else:
                     val, vend = rs(buf, pos)

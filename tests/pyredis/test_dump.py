@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import struct
 from collections import deque
 
@@ -154,3 +155,20 @@ def test_payload_roundtrip_property(value: object, version: int) -> None:
     payload = dump_payload(value, rdb_version=version)  # type: ignore[arg-type]
     assert struct.unpack_from("<H", payload, len(payload) - 10)[0] == version
     assert restore_payload(payload) == value
+
+
+def test_random_corruption_gives_redis_errors_only() -> None:
+    """Any damaged payload with a *valid* footer fails as RESTORE does: Bad data format."""
+    rnd = random.Random(5)
+    for value in VALUES.values():
+        body = dump_payload(value)[:-10]
+        for _ in range(300):
+            bad = bytearray(body)
+            if rnd.random() < 0.5:
+                bad[rnd.randrange(len(bad))] = rnd.randrange(256)
+            else:
+                del bad[rnd.randrange(1, len(bad)) :]
+            try:
+                restore_payload(_sealed(bytes(bad)))
+            except DumpPayloadError as exc:
+                assert str(exc).startswith(BAD_DATA_FORMAT) or str(exc) == VERSION_OR_CHECKSUM

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import struct
 from collections import deque
 
@@ -439,3 +440,32 @@ def test_hash_field_ttl_types_hand_built() -> None:
     contents = load_rdb(body + struct.pack("<Q", crc64(0, body)))
     assert contents.dbs == {0: {b"h25": ({b"a": b"1", b"b": b"2"}, None), b"h24": ({b"f1": b"v1", b"f2": b"v2"}, None)}}
     assert len([s for s in contents.skipped if "TTL" in s]) == 2
+
+
+def _small_mixed_file(compress: bool) -> bytes:
+    small = {k: v for k, v in model_dataset()[0].items() if len(v[0]) < 600}
+    return dump_rdb({0: small, 4: {b"x": (b"1", 5)}}, compress=compress)
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["raw", "lzf"])
+def test_truncated_at_every_offset(compress: bool) -> None:
+    """Whatever the cut point (inside lengths, LZF blobs, doubles, the CRC), a clear RdbError."""
+    data = _small_mixed_file(compress)
+    for cut in range(9, len(data)):
+        with pytest.raises(RdbError, match="truncated RDB"):
+            load_rdb(data[:cut])
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["raw", "lzf"])
+def test_random_corruption_never_escapes_as_another_exception(compress: bool) -> None:
+    """With the CRC check off, flipped bytes either still parse or raise RdbError, nothing else."""
+    data = _small_mixed_file(compress)
+    rnd = random.Random(11)
+    for _ in range(1500):
+        bad = bytearray(data)
+        for _ in range(rnd.randint(1, 3)):
+            bad[rnd.randrange(9, len(bad) - 8)] = rnd.randrange(256)
+        try:
+            load_rdb(bytes(bad), verify_checksum=False)
+        except RdbError:
+            pass
