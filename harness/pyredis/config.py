@@ -268,6 +268,9 @@ class Config:
                 raise ConfigError("Invalid master port" if len(args) == 2 else "wrong number of arguments")
             self.values["replicaof"] = f"{args[0]} {args[1]}"
             return
+        if name == "client-output-buffer-limit":
+            self.values[name] = merge_output_limits(self.values[name], args)
+            return
         if name not in DEFAULTS:
             if name not in self.unknown:
                 self.unknown.append(name)
@@ -345,6 +348,32 @@ class Config:
 
     def rdb_path(self) -> str:
         return os.path.join(self.values["dir"] or ".", self.values["dbfilename"])
+
+
+def output_limits(value: str) -> dict[str, tuple[int, int, int]]:
+    """`normal 0 0 0 replica 256mb 64mb 60 ...` -> {class: (hard, soft, soft_seconds)}."""
+    words = value.split()
+    out: dict[str, tuple[int, int, int]] = {}
+    for i in range(0, len(words) - 3, 4):
+        cls = {"slave": "replica"}.get(words[i].lower(), words[i].lower())
+        out[cls] = (parse_memory(words[i + 1]), parse_memory(words[i + 2]), int(words[i + 3]))
+    return out
+
+
+def merge_output_limits(current: str, args: list[str]) -> str:
+    words = " ".join(args).split()
+    if len(words) % 4:
+        raise ConfigError("Wrong number of arguments in buffer limit configuration.")
+    limits = output_limits(current)
+    for i in range(0, len(words), 4):
+        cls = {"slave": "replica"}.get(words[i].lower(), words[i].lower())
+        if cls not in ("normal", "replica", "pubsub"):
+            raise ConfigError("Invalid client class specified in buffer limit configuration.")
+        try:
+            limits[cls] = (parse_memory(words[i + 1]), parse_memory(words[i + 2]), int(words[i + 3]))
+        except ValueError:
+            raise ConfigError("Error in hard, soft or soft_seconds setting in buffer limit configuration.") from None
+    return " ".join(f"{c} {h} {s} {t}" for c, (h, s, t) in limits.items())
 
 
 def split_conf_args(argv: list[str]) -> tuple[str | None, list[tuple[str, list[str]]]]:

@@ -180,6 +180,13 @@ def config_cmd(client, args):
                 raise CommandError(f"ERR Unknown option or number of args for CONFIG SET - '{name}'")
             if real in IMMUTABLE:
                 raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config")
+            if real == "client-output-buffer-limit":
+                try:
+                    config.set_directive(real, [value])
+                except ConfigError as exc:
+                    raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - {exc}") from None
+                _apply(server, real)
+                continue
             try:
                 config.validate(real, value)
                 if real == "save":

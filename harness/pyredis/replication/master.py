@@ -37,6 +37,8 @@ class ReplicaState:
         self.capa: set[str] = set()
         self.pre_psync = False
         self.last_newline = time.time()
+        self.buffered = 0
+        self.soft_since: float | None = None
 
 
 class MasterSide:
@@ -63,6 +65,9 @@ class MasterSide:
     def refresh_settings(self) -> None:
         """Cache what the per-write check needs, so the hot path reads no config strings."""
         config = self.server.config
+        from harness.pyredis.config import output_limits
+
+        self.replica_limits = output_limits(config.get("client-output-buffer-limit")).get("replica", (0, 0, 0))
         self.min_replicas_active = config.int("min-replicas-to-write") > 0 and config.int("min-replicas-max-lag") > 0
 
     # --- ids ----------------------------------------------------------------------------------
@@ -105,13 +110,34 @@ class MasterSide:
         self.send_to_replicas(data)
 
     def send_to_replicas(self, data: bytes) -> None:
+        hard = self.replica_limits[0]
+        over = []
         for client in self.replicas:
             st = client.replica
             if st.buffer is not None:
                 st.buffer.append(data)
+                st.buffered += len(data)
+                pending = st.buffered
             else:
                 client.write(data)
                 self.net_output_bytes += len(data)
+                pending = client.transport.get_write_buffer_size() if client.transport is not None else 0
+            if hard and pending > hard:
+                over.append(client)
+            elif self.replica_limits[1] and pending > self.replica_limits[1]:
+                if st.soft_since is None:
+                    st.soft_since = time.time()
+            else:
+                st.soft_since = None
+        for client in over:
+            self.drop_for_output_limit(client)
+
+    def drop_for_output_limit(self, client: Client) -> None:
+        self.server.log.warning(
+            f"Client {client.describe()} closed for overcoming of output buffer limits."
+        )
+        client.kill()
+        self.replica_gone(client)
 
     # --- PSYNC / SYNC -------------------------------------------------------------------------
     def handle_sync(self, client: Client, args: list[bytes]) -> Any:
@@ -244,6 +270,8 @@ class MasterSide:
             client.write(b"$EOF:" + mark + b"\r\n")
             client.write(payload)
             client.write(mark)
+            if not await self._drained(client):
+                return
             st.state = "online"
             st.wait_ack = True
             log.notice(
@@ -253,16 +281,26 @@ class MasterSide:
             st.state = "send_bulk"
             client.write(b"$%d\r\n" % len(payload))
             client.write(payload)
+            # The snapshot is not part of the output buffer limit: go online once it left.
+            if not await self._drained(client):
+                return
             self._go_online(client, st)
             log.notice(f"Synchronization with replica {name} succeeded")
         self.net_output_bytes += len(payload)
         st.ack_time = time.time()
+
+    async def _drained(self, client: Client) -> bool:
+        """Wait until the socket took everything written so far; False if the replica went away."""
+        while client.transport is not None and not client.closing and client.transport.get_write_buffer_size() > 0:
+            await asyncio.sleep(0.005)
+        return not client.closing
 
     def _go_online(self, client: Client, st: ReplicaState) -> None:
         st.state = "online"
         st.wait_ack = False
         pending = st.buffer or []
         st.buffer = None
+        st.buffered = 0
         if pending:
             data = b"".join(pending)
             client.write(data)
@@ -411,17 +449,15 @@ class MasterSide:
                 )
                 client.kill()
                 self.replica_gone(client)
-            elif st.buffer is not None and sum(len(b) for b in st.buffer[-4:]) and len(st.buffer) > 100000:
-                joined = b"".join(st.buffer)
-                st.buffer = [joined]
-                if len(joined) > 256 * 1024 * 1024:
-                    self.server.log.warning("Client closed for overcoming of output buffer limits.")
-                    client.kill()
-                    self.replica_gone(client)
-            elif st.buffer is None and client.transport is not None and client.transport.get_write_buffer_size() > 256 * 1024 * 1024:
-                self.server.log.warning(f"Client id={client.id} addr={client.addr} closed for overcoming of output buffer limits.")
-                client.kill()
-                self.replica_gone(client)
+            elif st.buffer is not None and len(st.buffer) > 10000:
+                st.buffer = [b"".join(st.buffer)]
+            elif st.soft_since is not None and now - st.soft_since > self.replica_limits[2]:
+                pending = st.buffered if st.buffer is not None else (
+                    client.transport.get_write_buffer_size() if client.transport is not None else 0)
+                if pending > self.replica_limits[1]:
+                    self.drop_for_output_limit(client)
+                else:
+                    st.soft_since = None
         ttl = config.int("repl-backlog-ttl")
         if (
             self.backlog is not None
