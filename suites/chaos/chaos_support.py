@@ -108,7 +108,12 @@ def predict(replica: Any, master: Any, master_info: dict[str, Any] | None = None
 
 def assert_resync(watch: SyncWatch, prediction: Prediction, wanted: str) -> None:
     """The master's counters show the predicted kind of resync, and it is the one the test expects."""
-    observed = watch.delta().kind
+    observed = watch.delta().kind  # also writes the ledger row into the test's record
+    from harness.recorder import current
+
+    ledger = current().ledger
+    if ledger:
+        ledger[-1].update(replica=prediction.replica, expected=prediction.expected, reason=prediction.reason)
     check_ledger([LedgerRow(prediction.replica, prediction.master, observed,
                             prediction.expected, prediction.reason)]).check()
     assert prediction.expected == wanted, (

@@ -22,7 +22,6 @@ from chaos_support import (
 )
 
 from harness.capture import assert_same_data
-from harness.checks import require, verify_run
 from harness.ledger import SyncCounters, SyncWatch
 from harness.waits import wait_until
 
@@ -72,7 +71,7 @@ def test_snapshot_cut_mid_transfer_never_loads_and_recovers_with_a_full_sync(top
     assert_same_data(m, r1)
 
 
-def test_reset_mid_command_stream_resumes_by_partial_resync(topology_factory, chaos_seed):
+def test_reset_mid_command_stream_resumes_by_partial_resync(topology_factory, chaos_seed, chaos_verify):
     """reset_peer in the middle of the command stream: the replica PSYNCs from its offset, nothing lost."""
     topo = topology_factory("m <- r1")
     m, r1 = topo.node("m"), topo.node("r1")
@@ -85,7 +84,7 @@ def test_reset_mid_command_stream_resumes_by_partial_resync(topology_factory, ch
             prediction = predict(r1, m)
     topo.wait_in_sync(timeout=20)
     assert_resync(watch, prediction, "partial")
-    require(verify_run(topo, run.history, samples=run.samples))
+    chaos_verify(topo, run)
 
 
 def test_latency_with_jitter_during_a_full_sync(topology_factory):
@@ -103,7 +102,7 @@ def test_latency_with_jitter_during_a_full_sync(topology_factory):
     assert_same_data(m, r1)
 
 
-def test_latency_with_jitter_while_streaming_keeps_the_link(topology_factory, chaos_seed):
+def test_latency_with_jitter_while_streaming_keeps_the_link(topology_factory, chaos_seed, chaos_verify):
     """Latency and jitter on the command stream delay it but never drop or reorder it."""
     topo = topology_factory("m <- r1")
     m = topo.node("m")
@@ -114,7 +113,7 @@ def test_latency_with_jitter_while_streaming_keeps_the_link(topology_factory, ch
             pass
     topo.wait_in_sync(timeout=20)
     assert watch.delta().kind == "none", "latency below repl-timeout must not break the link"
-    require(verify_run(topo, run.history, samples=run.samples))
+    chaos_verify(topo, run)
     assert run.samples, "no sample was taken while the stream was delayed"
 
 
@@ -146,7 +145,7 @@ BLACKHOLES = {
 
 
 @pytest.mark.parametrize("case", list(BLACKHOLES))
-def test_black_hole(topology_factory, chaos_seed, case):
+def test_black_hole(topology_factory, chaos_seed, case, chaos_verify):
     """A black hole (timeout toxic): short keeps the link up; long times it out; closing drops it; all PSYNC."""
     timeout_ms, long_ = BLACKHOLES[case]
     topo = topology_factory("m <- r1", directives={"*": [("repl-timeout", "3"), ("repl-ping-replica-period", "1")]})
@@ -177,10 +176,10 @@ def test_black_hole(topology_factory, chaos_seed, case):
         # Removing the timeout toxic closes the connection (data was dropped mid-stream), so
         # even the short black hole ends in a reconnect — a partial one.
         assert watch.delta().kind == "partial"
-    require(verify_run(topo, run.history, samples=run.samples))
+    chaos_verify(topo, run)
 
 
-def test_wait_counts_only_the_replicas_on_the_healthy_side_of_a_partition(topology_factory, chaos_seed):
+def test_wait_counts_only_the_replicas_on_the_healthy_side_of_a_partition(topology_factory, chaos_seed, chaos_verify):
     """WAIT after each write with r1 partitioned returns exactly 1 (only r2 acknowledges); nothing is lost."""
     topo = topology_factory("m <- r1, r2")
     with topo.edge("r1").cut():
@@ -193,7 +192,7 @@ def test_wait_counts_only_the_replicas_on_the_healthy_side_of_a_partition(topolo
     assert acks == {1}, f"WAIT returned {acks}; with one of two replicas cut off it must say 1"
     assert all(op.wait_n == 1 for op in run.history.ops)
     topo.wait_in_sync(timeout=20)
-    require(verify_run(topo, run.history, samples=run.samples))
+    chaos_verify(topo, run)
 
 
 @pytest.mark.parametrize("outage", ["within-backlog", "beyond-backlog"])
@@ -217,7 +216,7 @@ def test_partition_resync_kind_depends_on_the_backlog(topology_factory, outage):
     assert_same_data(m, r1)
 
 
-def test_slicer_on_the_command_stream_changes_nothing(topology_factory, chaos_seed):
+def test_slicer_on_the_command_stream_changes_nothing(topology_factory, chaos_seed, chaos_verify):
     """The command stream cut into 1-12 byte pieces: the replica reassembles it, no reconnect."""
     topo = topology_factory("m <- r1")
     m = topo.node("m")
@@ -228,4 +227,4 @@ def test_slicer_on_the_command_stream_changes_nothing(topology_factory, chaos_se
             pass
         topo.wait_in_sync(timeout=20)
     assert watch.delta().kind == "none"
-    require(verify_run(topo, run.history, samples=run.samples))
+    chaos_verify(topo, run)

@@ -21,7 +21,7 @@ from chaos_support import (
 
 from harness import faults
 from harness.capture import assert_same_data
-from harness.checks import check_acknowledged, require, verify_run
+from harness.checks import check_acknowledged, require
 from harness.ledger import SyncCounters, SyncWatch
 from harness.waits import wait_until
 from harness.workload import read_state
@@ -51,7 +51,7 @@ def test_replica_killed_during_full_sync_full_syncs_again(topology_factory):
     assert_same_data(m, r1)
 
 
-def test_master_paused_longer_than_repl_timeout(topology_factory, chaos_seed):
+def test_master_paused_longer_than_repl_timeout(topology_factory, chaos_seed, chaos_verify):
     """SIGSTOP on the master past repl-timeout: the replica times out, then resumes by partial resync."""
     topo = topology_factory("m <- r1", directives={"*": FAST_TIMEOUTS})
     m, r1 = topo.node("m"), topo.node("r1")
@@ -65,7 +65,7 @@ def test_master_paused_longer_than_repl_timeout(topology_factory, chaos_seed):
             prediction = predict(r1, m, master_info)
     topo.wait_in_sync(timeout=20)
     assert_resync(watch, prediction, "partial")
-    require(verify_run(topo, run.history, samples=run.samples))
+    chaos_verify(topo, run)
 
 
 def test_master_restarted_without_persistence_wipes_its_replicas(topology_factory, recorder, chaos_seed):

@@ -281,3 +281,14 @@ def test_liveness_passes_when_links_come_up_and_fails_with_the_last_state():
     assert "refused" in result.report()
     with pytest.raises(HarnessError):
         check_liveness(status, ["r1"], bound=-1)
+
+
+def test_history_round_trips_through_json(clean, tmp_path):
+    path = clean.history.save(tmp_path / "h.json")
+    again = History.from_json(path.read_text())
+    assert [op.to_dict() for op in again.ops] == [op.to_dict() for op in clean.history.ops]
+    assert again.counts() == {"ok": len(again), "fail": 0, "unknown": 0}
+    from harness.workload import WorkloadError
+
+    with pytest.raises(WorkloadError, match="not a workload history"):
+        History.from_json('[{"client": 1}]')
