@@ -183,6 +183,11 @@ class ContainerNode(Node):
             .with_volume_mapping(data_dir, data_dir, "rw")
             .with_kwargs(
                 network="host",  # also stops testcontainers from choosing a network itself
+                # The host's pid namespace: in its own, the server is pid 1 on every start, and
+                # redis names its sync temp file temp-<unixtime>.<pid>.rdb, so a replica killed
+                # mid-sync and restarted within the second finds its own leftover ("File exists")
+                # and loses 5 s and a full sync. Host pids also make the pidfile true for the host.
+                pid_mode="host",
                 entrypoint=[server],
                 user=f"{os.getuid()}:{os.getgid()}",
                 working_dir=data_dir,
