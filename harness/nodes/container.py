@@ -119,6 +119,11 @@ class ContainerNode(Node):
         return f"harness-{images.SESSION_ID}-{_slug(self.name)}-{self.port}"
 
     @property
+    def pid(self) -> int | None:
+        """The server's pid on the host (containers share the host's pid namespace)."""
+        return self._pid if self.is_alive() else None
+
+    @property
     def container_id(self) -> str | None:
         return self._container.id if self._container is not None else None
 
@@ -178,7 +183,8 @@ class ContainerNode(Node):
         data_dir = str(self.config.data_dir)
         images.start_watcher()
         container = (
-            DockerContainer(self.build.location, command=[str(self.conf_path)], name=self.container_name)
+            DockerContainer(self.build.location, name=self.container_name)
+            .with_command([str(self.conf_path)])
             .with_volume_mapping(run_dir, run_dir, "ro")
             .with_volume_mapping(data_dir, data_dir, "rw")
             .with_kwargs(

@@ -43,9 +43,15 @@ def test_node_lifecycle_keeps_data_and_port_across_restarts(
         conn.set("k", "v1")
     first_id = node.container_id
     port = node.port
+    first_pid = node.pid
+    # Host pids, not pid 1 every time: redis names files after its pid (temp-<time>.<pid>.rdb).
+    assert first_pid and first_pid != 1 and node.info("server")["process_id"] == first_pid
+    pidfile = node.config.data_dir / f"redis_{port}.pid"
+    assert pidfile.read_text().strip() == str(first_pid)
 
     node.restart(save=True)
     assert node.port == port and node.container_id == first_id  # the same container again
+    assert node.pid != first_pid
     with node.client() as conn:
         assert conn.get("k") == "v1"
 
