@@ -137,25 +137,35 @@ def test_bandwidth_below_the_write_rate_overflows_the_replica_buffer(topology_fa
 
 
 BLACKHOLES = {
-    # name: (timeout_ms of the toxic, whether the fault outlasts repl-timeout)
-    "shorter-than-repl-timeout": (0, False),
-    "longer-than-repl-timeout": (0, True),
-    "closing-after-500ms": (500, False),
+    # name: (timeout_ms of the toxic, whether the fault outlasts repl-timeout, stream)
+    "shorter-than-repl-timeout": (0, False, "both"),
+    "longer-than-repl-timeout": (0, True, "both"),
+    "closing-after-500ms": (500, False, "both"),
+    "acks-only-longer-than-repl-timeout": (0, True, "upstream"),
 }
 
 
 @pytest.mark.parametrize("case", list(BLACKHOLES))
 def test_black_hole(topology_factory, chaos_seed, case, chaos_verify):
-    """A black hole (timeout toxic): short keeps the link up; long times it out; closing drops it; all PSYNC."""
-    timeout_ms, long_ = BLACKHOLES[case]
+    """A black hole (timeout toxic): short keeps the link up; long times it out; closing drops it; all PSYNC.
+
+    With only the upstream (REPLCONF ACK) direction swallowed, the master is the side that times out.
+    """
+    timeout_ms, long_, stream = BLACKHOLES[case]
     topo = topology_factory("m <- r1", directives={"*": [("repl-timeout", "3"), ("repl-ping-replica-period", "1")]})
     m, r1 = topo.node("m"), topo.node("r1")
     edge = topo.edge("r1")
     watch = SyncWatch(m, f"black hole {case}")
     with workload(topo, chaos_seed, ops=80, pace=0.02, sample=("r1",)) as run:
         wait_ops(run, 30)
-        with edge.blackhole(timeout_ms=timeout_ms, stream="both"):
-            if timeout_ms:
+        with edge.blackhole(timeout_ms=timeout_ms, stream=stream):
+            if stream == "upstream":
+                # Only the replica's ACKs vanish: the master times the replica out, while the
+                # replica, still hearing PINGs and data, never times out the master.
+                topo.wait_link_down("r1", timeout=8)
+                wait_log(m, r"Disconnecting timedout replica", timeout=5)
+                assert "MASTER timeout" not in r1.log_text()
+            elif timeout_ms:
                 # The toxic closes the connection itself, well before repl-timeout (3 s).
                 topo.wait_link_down("r1", timeout=2.5)
                 assert "MASTER timeout" not in r1.log_text()
