@@ -13,6 +13,7 @@ from chaos_support import (
     assert_resync,
     bulk_load,
     dbsize,
+    log_matches,
     predict,
     wait_log,
     wait_ops,
@@ -66,6 +67,68 @@ def test_master_paused_longer_than_repl_timeout(topology_factory, chaos_seed, ch
     topo.wait_in_sync(timeout=20)
     assert_resync(watch, prediction, "partial")
     chaos_verify(topo, run)
+
+
+def test_replica_restarted_keeping_data_resumes_by_partial_resync(topology_factory, chaos_seed, chaos_verify):
+    """A replica restarted with SHUTDOWN SAVE and `replicaof` in its conf PSYNCs from its RDB: no full sync."""
+    topo = topology_factory("m <- r1")
+    m = topo.node("m")
+    watch = SyncWatch(m, "replica restart keeping data")
+    with workload(topo, chaos_seed, ops=100, pace=0.01, sample=("r1",)) as run:
+        wait_ops(run, 60)
+        with faults.apply(topo, "restart", "r1"):
+            pass
+    topo.wait_in_sync(timeout=20)
+    delta = watch.delta()
+    assert (delta.full, delta.partial_ok) == (0, 1), delta
+    chaos_verify(topo, run)
+
+
+@pytest.mark.parametrize("signal", ["kill", "terminate"])
+def test_replica_down_without_saving_resumes_from_its_sync_snapshot(topology_factory, chaos_seed, chaos_verify,
+                                                                   signal):
+    """SIGKILL / SIGTERM of a replica with no save points: it restarts from the RDB of its first full
+    sync (repl-id and offset inside) and PSYNCs from there — partial, because the backlog still holds it."""
+    topo = topology_factory("m <- r1")
+    m, r1 = topo.node("m"), topo.node("r1")
+    watch = SyncWatch(m, f"replica {signal}")
+    with workload(topo, chaos_seed, ops=100, pace=0.01, sample=("r1",)) as run:
+        wait_ops(run, 40)
+        with faults.apply(topo, signal, "r1"):
+            wait_ops(run, 120)  # the master moves on while r1 is down
+    topo.wait_in_sync(timeout=20)
+    delta = watch.delta()
+    assert (delta.full, delta.partial_ok) == (0, 1), delta
+    assert log_matches(r1, r"Partial resynchronization|Successful partial resynchronization")
+    chaos_verify(topo, run)
+
+
+def test_master_restarted_keeping_data(topology_factory, server, recorder, chaos_seed):
+    """A master restarted from its RDB: 7.0+ serves its old replicas by PSYNC (replid2); 6.2 full-syncs them."""
+    topo = topology_factory("m <- r1")
+    m, r1 = topo.node("m"), topo.node("r1")
+    with workload(topo, chaos_seed, ops=60, pace=0.0) as run:
+        pass
+    topo.wait_in_sync(timeout=20)
+    old = m.info("replication")["master_replid"]
+    with faults.apply(topo, "restart", "m"):
+        pass
+    topo.wait_in_sync(timeout=20)
+    info = m.info("replication")
+    stats = m.info("stats")  # counters start from zero with the new process
+    assert info["master_replid"] != old
+    if server.master.at_least(7):
+        assert info["master_replid2"] == old
+        assert (stats["sync_full"], stats["sync_partial_ok"]) == (0, 1)
+    else:
+        assert (stats["sync_full"], stats["sync_partial_ok"]) == (1, 0)
+    with m.client() as conn:
+        state = read_state(conn, run.history.keys())
+    result = check_acknowledged(state, run.history, "m",
+                                faults=[ev for ev in recorder.events if ev.kind == "fault"])
+    require([result])
+    assert result.data["lost_explained"] == 0, "the restart kept its data: nothing may be lost"
+    assert_same_data(m, r1)
 
 
 def test_master_restarted_without_persistence_wipes_its_replicas(topology_factory, recorder, chaos_seed):
