@@ -395,9 +395,15 @@ class Server:
         self.log.warning(f"Received {name} scheduling shutdown...")
         self.loop.create_task(self.shutdown(save=None))  # type: ignore[union-attr]
 
-    async def shutdown(self, save: bool | None) -> bool:
-        """Save if asked (or if save rules exist), stop listening, exit the loop."""
+    async def shutdown(self, save: bool | None, now: bool = False) -> bool:
+        """Save if asked (or if save rules exist), stop listening, exit the loop.
+
+        Like 7.0, a master first gives lagging replicas up to `shutdown-timeout` seconds to
+        acknowledge everything (GETACK), so a clean restart loses no acknowledged write.
+        """
         self.log.warning("User requested shutdown...")
+        if not now:
+            await self._wait_replicas_before_shutdown()
         if save is None:
             save = bool(self.config.save_rules())
         if save:
@@ -417,6 +423,30 @@ class Server:
         self.log.warning("Redis is now ready to exit, bye bye...")
         self.done.set()
         return True
+
+    async def _wait_replicas_before_shutdown(self) -> None:
+        repl = self.repl
+        timeout = self.config.int("shutdown-timeout")
+        online = repl.online_replicas()
+        if self.replica_side.is_replica() or not online or timeout <= 0:
+            return
+        if all(c.replica.ack_off == repl.offset for c in online):
+            self.log.notice(f"{len(online)} of {len(online)} replicas are in sync when shutting down.")
+            return
+        self.log.notice("Waiting for replicas before shutting down.")
+        repl.feed_raw(b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n")
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            online = repl.online_replicas()
+            if all(c.replica.ack_off >= repl.offset for c in online):
+                break
+            await asyncio.sleep(0.05)
+        online = repl.online_replicas()
+        synced = [c for c in online if c.replica.ack_off >= repl.offset]
+        for c in online:
+            if c not in synced:
+                self.log.warning(f"Lagging replica {c.addr} reported offset {c.replica.ack_off} behind master, lag={int(time.time() - c.replica.ack_time)}, state={c.replica.state}.")
+        self.log.notice(f"{len(synced)} of {len(online)} replicas are in sync when shutting down.")
 
     async def cron(self) -> None:
         """10 Hz housekeeping: active expiry, replication timers, save rules."""

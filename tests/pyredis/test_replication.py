@@ -177,3 +177,21 @@ def test_replica_restart_with_rdb_psyncs(servers):
     assert stats["sync_full"] == 1 and stats["sync_partial_ok"] == 1
     with replica.client() as r:
         assert r.get("while-down") == "1"
+
+
+def test_sigterm_waits_for_lagging_replica(servers):
+    master = servers("py", shutdown_timeout="1")
+    replica = servers("py")
+    replica.replicaof(master)
+    replica.wait_link_up()
+    assert replica.proc is not None
+    replica.proc.send_signal(signal.SIGSTOP)
+    try:
+        with master.client() as m:
+            m.incr("x")
+        assert master.stop() == 0
+    finally:
+        replica.proc.send_signal(signal.SIGCONT)
+    log = master.log_text()
+    assert "Waiting for replicas before shutting down." in log
+    assert "0 of 1 replicas are in sync when shutting down." in log

@@ -254,6 +254,7 @@ def shutdown(client, args):
     import asyncio
 
     save_opt: bool | None = None
+    now = False
     for a in args[1:]:
         opt = a.lower()
         if opt == b"nosave":
@@ -261,6 +262,7 @@ def shutdown(client, args):
         elif opt == b"save":
             save_opt = True
         elif opt in (b"now", b"force", b"abort"):
+            now = now or opt == b"now"
             if opt == b"abort":
                 raise CommandError("ERR No shutdown in progress.")
         else:
@@ -268,7 +270,7 @@ def shutdown(client, args):
     server = client.server
 
     async def run() -> bytes:
-        ok = await server.shutdown(save_opt)
+        ok = await server.shutdown(save_opt, now=now)
         if not ok:
             return resp.error("ERR Errors trying to SHUTDOWN. Check logs.")
         await asyncio.sleep(3600)
