@@ -12,6 +12,7 @@ import pytest
 from harness.config import Settings
 from harness.nodes import images
 from harness.nodes.base import HarnessError, NodeStartError, NodeState, ServerBuild
+from harness.nodes.binaries import local_builds
 from harness.nodes.container import ContainerNode, container_builds
 from harness.nodes.factory import NodeFactory
 from harness.waits import wait_until
@@ -167,3 +168,36 @@ def test_replication_between_containers_survives_a_replica_restart(
         assert conn.dbsize() == 101 and conn.get("after") == "restart"
         assert conn.info("replication")["role"] == "slave"
     assert "MASTER <-> REPLICA sync" in replica.log_text()
+
+
+def test_foreign_image_with_its_own_entrypoint_runs_as_is(
+    docker_engine, container_images: list[ServerBuild], cnodes: NodeFactory, tmp_path
+) -> None:
+    """An image the harness did not build (server on PATH, a wrapper entrypoint, no harness
+    labels), like an official registry image, is probed and run without changes."""
+    source = [b for b in local_builds() if b.version == container_images[-1].version][0]
+    context = images.assemble_context(source.location, tmp_path / "ctx")
+    rootfs = context.path / "rootfs"
+    (rootfs / "usr/bin").mkdir(parents=True, exist_ok=True)
+    (rootfs / images.SERVER_IN_IMAGE.lstrip("/")).rename(rootfs / "usr/bin/redis-server")
+    (context.path / "Dockerfile").write_text(
+        "FROM scratch\nCOPY rootfs/ /\nENV PATH=/usr/bin:/bin\n"
+        'ENTRYPOINT ["/docker-entrypoint.sh"]\nCMD ["redis-server"]\n'
+    )
+    tag = "harness-test/foreign:1"
+    docker_engine.images.build(path=str(context.path), tag=tag, rm=True, forcerm=True)
+    try:
+        images._probed.pop(tag, None)
+        (build,) = container_builds(Settings(images=[tag]))
+        assert build.label == f"image:{tag}" and build.version == source.version
+        node = cnodes.create("m", build)
+        with node.client() as conn:
+            conn.set("k", "v")
+            assert conn.get("k") == "v"
+        node.restart(save=True)
+        with node.client() as conn:
+            assert conn.get("k") == "v"
+        node.cleanup()
+    finally:
+        images._probed.pop(tag, None)
+        docker_engine.images.remove(tag, force=True)
