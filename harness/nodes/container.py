@@ -23,8 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from harness.nodes import conf, images
 from harness.nodes.base import (
@@ -237,7 +235,7 @@ class ContainerNode(Node):
         if status not in _LIVE:
             return f"exited:{code}"
         try:
-            with self.client(timeout=1.0, retry=Retry(NoBackoff(), 0)) as conn:
+            with self.client(timeout=1.0) as conn:
                 if not conn.ping():
                     return "no PONG"
                 # The port may be answered by someone else (a leftover, a clash): make sure the
@@ -281,10 +279,9 @@ class ContainerNode(Node):
         if self.state is NodeState.PAUSED:
             self.resume()
         args = ["SHUTDOWN"] + ([] if save is None else ["SAVE" if save else "NOSAVE"])
-        # No retries: the connection dropping IS the success signal, and redis-py's default
-        # retry-with-backoff would turn it into seconds of reconnecting to a dead port.
+        # The connection dropping is the success signal (Node.client never retries).
         with contextlib.suppress(redis.ConnectionError, redis.TimeoutError, OSError):
-            with self.client(timeout=timeout, retry=Retry(NoBackoff(), 0)) as conn:
+            with self.client(timeout=timeout) as conn:
                 conn.execute_command(*args)
         self._wait_exited(timeout, " ".join(args))
         self.state = NodeState.STOPPED
