@@ -62,7 +62,9 @@ def container_builds(settings: Any) -> list[ServerBuild]:
     names = list(getattr(settings, "images", None) or [])
     source = "--image"
     if not names:
-        names = images.harness_images()
+        # Standard tags first, so a version built under another --repository never shadows them.
+        names = sorted(images.harness_images(),
+                       key=lambda tag: (not tag.startswith(images.REPOSITORY + ":"), tag))
         source = "harness image"
         if not names:
             raise images.ImageError(
