@@ -145,6 +145,56 @@ def parse_command(buf: bytearray, pos: int) -> tuple[list[bytes] | None, int]:
     return args, p
 
 
+def parse_fast(data: bytes, pos: int, limit: int = 4096) -> list[tuple[list[bytes], int]]:
+    """Split well-formed multibulk requests starting at `pos`, up to `limit` of them.
+
+    One C-level `split` does the work for a whole pipelined batch; every length is still
+    checked, and at the first thing that is not a plain complete multibulk (inline command,
+    CRLF inside a value, bad or partial input) it stops, so the caller falls back to
+    `parse_command`, which gives the exact Redis error. Returns [(args, end_position)].
+    """
+    out: list[tuple[list[bytes], int]] = []
+    if pos >= len(data) or data[pos] != 42:
+        return out
+    parts = data[pos:].split(b"\r\n")
+    n = len(parts) - 1  # the last piece has no CRLF after it yet
+    i = 0
+    while i < n and len(out) < limit:
+        head = parts[i]
+        if head[:1] != b"*":
+            break
+        try:
+            count = int(head[1:])
+        except ValueError:
+            break
+        if count <= 0 or count > 1024 or i + 1 + 2 * count > n:
+            break
+        end = pos + len(head) + 2
+        args = parts[i + 2 : i + 2 + 2 * count : 2]
+        ok = True
+        for j in range(count):
+            lenline = parts[i + 1 + 2 * j]
+            arg = args[j]
+            if lenline[:1] != b"$":
+                ok = False
+                break
+            try:
+                size = int(lenline[1:])
+            except ValueError:
+                ok = False
+                break
+            if size != len(arg):
+                ok = False
+                break
+            end += len(lenline) + size + 4
+        if not ok:
+            break
+        out.append((args, end))
+        pos = end
+        i += 1 + 2 * count
+    return out
+
+
 # --- replies ------------------------------------------------------------------------------
 
 class _State:

@@ -19,7 +19,7 @@ from harness.pyredis.commands import COMMANDS, Blocked, Command, CommandError, l
 from harness.pyredis.config import Config
 from harness.pyredis.keyspace import Database, Keyspace
 from harness.pyredis.log import Log
-from harness.pyredis.resp import ProtocolError, parse_command
+from harness.pyredis.resp import ProtocolError, parse_command, parse_fast
 
 REDIS_VERSION = "7.0.0"
 PYREDIS_VERSION = "0.1.0"
@@ -98,8 +98,26 @@ class Client(asyncio.Protocol):
         pos = 0
         out: list[bytes] = []
         server = self.server
+        execute = server.execute
+        # The fast splitter needs an immutable copy; skip it while a huge value is still arriving.
+        data = bytes(buf) if len(buf) <= 4 << 20 else b""
         try:
-            while not self.blocked and not self.closing:
+            while not self.blocked and not self.closing and not self.close_after_reply:
+                batch = parse_fast(data, pos) if data else None
+                if batch:
+                    for args, end in batch:
+                        pos = end
+                        reply = execute(self, args)
+                        if reply is None:
+                            continue
+                        if isinstance(reply, Blocked):
+                            self.block(reply)
+                            break
+                        out.append(reply)
+                        if self.close_after_reply:
+                            pos = len(buf)
+                            break
+                    continue
                 try:
                     args, new_pos = parse_command(buf, pos)
                 except ProtocolError as exc:
@@ -115,7 +133,7 @@ class Client(asyncio.Protocol):
                     if self.replica is not None:
                         self.replica.ack_time = time.time()
                     continue
-                reply = server.execute(self, args)
+                reply = execute(self, args)
                 if reply is None:
                     continue
                 if isinstance(reply, Blocked):

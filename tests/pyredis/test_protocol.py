@@ -137,3 +137,34 @@ def test_resp3_hello_and_types(py):
         assert c.smembers("nope") == set()
         assert c.get("missing") is None
         assert c.config_get("repl-backlog-size") == {"repl-backlog-size": "1048576"}
+
+
+def _slow_all(buf: bytes) -> list[tuple[list[bytes], int]]:
+    out = []
+    pos = 0
+    while True:
+        try:
+            args, new = parse_command(bytearray(buf), pos)
+        except ProtocolError:
+            return out
+        if args is None:
+            return out
+        out.append((args, new))
+        pos = new
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@given(st.lists(st.lists(st.binary(max_size=12), min_size=1, max_size=4), max_size=6), st.binary(max_size=12))
+def test_fast_splitter_agrees_with_the_exact_parser(commands, tail):
+    from harness.pyredis.resp import command, parse_fast
+
+    data = b"".join(command(c) for c in commands) + tail
+    fast = parse_fast(data, 0)
+    slow = _slow_all(data)
+    # The fast path may stop early (then the caller falls back) but never disagrees.
+    assert fast == slow[: len(fast)]
+    if b"\r\n" not in b"".join(b"".join(c) for c in commands):
+        assert len(fast) >= len(commands) or not data.startswith(b"*")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from harness.pyredis import resp
 from harness.pyredis.commands import COMMANDS, CommandError
-from harness.pyredis.resp import ProtocolError, parse_command
+from harness.pyredis.resp import ProtocolError, parse_command, parse_fast
 
 if TYPE_CHECKING:
     from harness.pyredis.server import Client, Server
@@ -389,24 +389,29 @@ class ReplicaSide:
             pos = 0
             committed = 0
             pending = 0
+            data = bytes(buf) if len(buf) <= 4 << 20 else b""
             while True:
-                try:
-                    args, new_pos = parse_command(buf, pos)
-                except ProtocolError as exc:
-                    server.log.warning(f"Protocol error from MASTER: {exc}")
-                    raise ConnectionError("protocol error") from None
-                if args is None:
-                    break
-                pending += new_pos - pos
-                pos = new_pos
-                if args:
-                    self.apply(link, args)
-                    if self.link_client is not link:
-                        return
-                if link.multi is None:
-                    repl.offset += pending
-                    pending = 0
-                    committed = pos
+                items = parse_fast(data, pos) if data else None
+                if not items:
+                    try:
+                        args, new_pos = parse_command(buf, pos)
+                    except ProtocolError as exc:
+                        server.log.warning(f"Protocol error from MASTER: {exc}")
+                        raise ConnectionError("protocol error") from None
+                    if args is None:
+                        break
+                    items = [(args, new_pos)]
+                for args, new_pos in items:
+                    pending += new_pos - pos
+                    pos = new_pos
+                    if args:
+                        self.apply(link, args)
+                        if self.link_client is not link:
+                            return
+                    if link.multi is None:
+                        repl.offset += pending
+                        pending = 0
+                        committed = pos
             if committed:
                 chunk = bytes(buf[:committed])
                 if repl.backlog is not None:
