@@ -7,6 +7,7 @@ instead of refusing to start.
 
 from __future__ import annotations
 
+import builtins
 import fnmatch
 import os
 import shlex
@@ -324,11 +325,11 @@ class Config:
     def bool(self, name: str) -> bool:
         return self.get(name).lower() == "yes"
 
-    def save_rules(self) -> list[tuple[int, int]]:
+    def save_rules(self) -> list[tuple[builtins.int, builtins.int]]:
         parts = self.values["save"].split()
         return [(int(parts[i]), int(parts[i + 1])) for i in range(0, len(parts) - 1, 2)]
 
-    def replicaof(self) -> tuple[str, int] | None:
+    def replicaof(self) -> tuple[str, builtins.int] | None:
         value = self.values.get("replicaof", "")
         if not value:
             return None

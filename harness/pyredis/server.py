@@ -119,21 +119,21 @@ class Client(asyncio.Protocol):
                             break
                     continue
                 try:
-                    args, new_pos = parse_command(buf, pos)
+                    parsed, new_pos = parse_command(buf, pos)
                 except ProtocolError as exc:
                     out.append(resp.error(f"ERR Protocol error: {exc}"))
                     server.log.verbose(f"Protocol error ({exc}) from client: id={self.id} addr={self.addr}")
                     self.close_after_reply = True
                     pos = len(buf)
                     break
-                if args is None:
+                if parsed is None:
                     break
                 pos = new_pos
-                if not args:
+                if not parsed:
                     if self.replica is not None:
                         self.replica.ack_time = time.time()
                     continue
-                reply = execute(self, args)
+                reply = execute(self, parsed)
                 if reply is None:
                     continue
                 if isinstance(reply, Blocked):

@@ -192,7 +192,7 @@ def _client_kill(client, args) -> bytes:
                 return False
             if key in ("addr", "laddr", "user") and getattr(c, key) != expected:
                 return False
-            if key == "maxage" and time.time() - c.created < expected:  # type: ignore[operator]
+            if key == "maxage" and time.time() - c.created < expected:
                 return False
         return True
 
@@ -225,7 +225,7 @@ def command_cmd(client, args):
         names = args[2:]
     else:
         names = list(COMMANDS)
-    out = []
+    out: list = []
     for name in names:
         cmd = COMMANDS.get(name.lower())
         if cmd is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import resource
+import sys
 import time
 
 from harness.pyredis import resp
@@ -32,7 +33,7 @@ def _section_server(server) -> list[str]:
         f"uptime_in_seconds:{uptime}",
         f"uptime_in_days:{uptime // 86400}",
         f"hz:{server.config.get('hz')}",
-        f"executable:{os.path.abspath(os.sys.argv[0]) if os.sys.argv else ''}",
+        f"executable:{os.path.abspath(sys.argv[0]) if sys.argv else ''}",
         f"config_file:{server.config_file or ''}",
     ]
 

@@ -148,7 +148,7 @@ def zcard(client, args):
 def _rank(client, args, rev: bool) -> bytes:
     z = get_zset(client.db, args[1])
     rank = None if z is None else z.rank(args[2])
-    if rank is None:
+    if z is None or rank is None:
         return resp.null()
     return resp.integer(len(z) - 1 - rank if rev else rank)
 

@@ -148,8 +148,6 @@ class MasterSide:
         rs = server.replica_side
         if rs.is_replica() and rs.state != "connected":
             return resp.error("NOMASTERLINK Can't SYNC while not connected with my master")
-        if client.buf[:0] and False:
-            return None
         name = f"{client.addr.split(':')[0]}:{getattr(client, 'announced_port', 0)}"
         is_psync = args[0].lower() == b"psync"
         if is_psync:
@@ -252,7 +250,7 @@ class MasterSide:
         st.buffer = []
         if is_psync:
             client.write(b"+FULLRESYNC %s %d\r\n" % (self.replid.encode(), offset))
-        log.notice(f"Full resync requested by replica {name}" if False else f"Starting full sync with replica {name} at offset {offset}")
+        log.notice(f"Starting full sync with replica {name} at offset {offset}")
         loop = asyncio.get_running_loop()
         from harness.pyredis import rdb
 
@@ -329,7 +327,7 @@ class MasterSide:
             elif opt == b"ip-address":
                 client.announced_ip = val.decode(errors="replace")  # type: ignore[attr-defined]
             elif opt == b"capa":
-                caps = getattr(client, "capa", set())
+                caps: set[str] = getattr(client, "capa", set())
                 caps.add(val.decode(errors="replace").lower())
                 client.capa = caps  # type: ignore[attr-defined]
             elif opt == b"ack":

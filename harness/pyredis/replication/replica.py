@@ -274,7 +274,7 @@ class ReplicaSide:
         from harness.pyredis.server import Client
 
         link = Client(self.server)
-        link.transport = writer.transport
+        link.transport = writer.transport  # type: ignore[assignment]
         peer = writer.get_extra_info("peername") or ("?", 0)
         sock = writer.get_extra_info("sockname") or ("?", 0)
         link.addr = f"{peer[0]}:{peer[1]}"
