@@ -8,12 +8,14 @@ removes its files.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import ctypes
 import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -28,6 +30,19 @@ def _die_with_parent() -> None:
     """Runs in the child before exec: ask the kernel to SIGKILL it when the harness dies."""
     with contextlib.suppress(Exception):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+# PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, not the process. A node
+# started from a short-lived thread (a fault schedule's timer, a helper thread in a test) would
+# be killed the moment that thread ends. So every child is forked by one long-lived thread.
+_spawner = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="harness-spawner")
+
+
+def spawn(argv: list[str], **popen_kwargs: Any) -> subprocess.Popen[bytes]:
+    """Popen from the long-lived spawner thread, with the child tied to this process's life."""
+    popen_kwargs.setdefault("preexec_fn", _die_with_parent)
+    future = _spawner.submit(subprocess.Popen, argv, **popen_kwargs)
+    return future.result(timeout=60)
 
 
 class ProcessNode(Node):
@@ -82,14 +97,13 @@ class ProcessNode(Node):
             raise NodeStartError(f"node {self.name} is already running (pid {self.pid})")
         path = self.write_conf()
         with open(self.stdout_path, "ab") as out:
-            self.proc = subprocess.Popen(
+            self.proc = spawn(
                 self.command(path),
                 cwd=self.config.data_dir,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches pytest, which tears nodes down in order
-                preexec_fn=_die_with_parent,
             )
         self._wait_ready(timeout)
         self.state = NodeState.RUNNING

@@ -77,3 +77,18 @@ def test_cleanup_kills_a_paused_node(factory, build) -> None:
     assert not node.is_alive()
     with pytest.raises(redis.ConnectionError):
         node.client(timeout=0.5).ping()
+
+
+def test_node_started_from_a_short_lived_thread_survives_it(factory, newest_build) -> None:
+    """PR_SET_PDEATHSIG follows the forking thread; nodes must outlive helper threads."""
+    import threading
+
+    started = {}
+    thread = threading.Thread(target=lambda: started.setdefault("node", factory.create("t", newest_build)))
+    thread.start()
+    thread.join(timeout=30)
+    node = started["node"]
+    # A SIGKILL from the kernel would land right after the thread exits; PING twice around a wait.
+    assert node.ping()
+    node.client().set("k", "v")
+    assert node.is_alive() and node.client().get("k") == "v"
