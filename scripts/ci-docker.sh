@@ -141,9 +141,15 @@ cmd_stop() {
         fi
     fi
     rm -f "$PIDFILE"
-    # dockerd makes its data root a private mount and leaves it behind when it dies early.
-    if mountpoint -q "$DATA_ROOT" 2>/dev/null && ! pgrep -x dockerd >/dev/null 2>&1; then
-        umount "$DATA_ROOT" 2>/dev/null || true
+    # dockerd makes its data root a private mount and leaves it behind when it dies early, and
+    # leaves its default network namespace mounted even after a clean stop.
+    if ! pgrep -x dockerd >/dev/null 2>&1; then
+        if mountpoint -q "$DATA_ROOT" 2>/dev/null; then
+            umount "$DATA_ROOT" 2>/dev/null || true
+        fi
+        for ns in /run/docker/netns/*; do
+            [ -e "$ns" ] && umount "$ns" 2>/dev/null
+        done
     fi
 }
 
