@@ -169,8 +169,13 @@ class Client(asyncio.Protocol):
         asyncio.get_running_loop().create_task(run())
 
     def write(self, data: bytes) -> None:
-        if self.transport is not None and not self.closing:
-            self.transport.write(data)
+        transport = self.transport
+        if transport is not None and not self.closing:
+            transport.write(data)
+            limit = self.server.normal_output_limit
+            if limit and self.replica is None and not self.is_master_link and transport.get_write_buffer_size() > limit:
+                self.server.log.warning(f"Client {self.describe()} closed for overcoming of output buffer limits.")
+                self.kill()
 
     def close(self) -> None:
         self.closing = True
@@ -228,6 +233,7 @@ class Server:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.exit_code = 0
         self.run_id = secrets.token_hex(20)
+        self.normal_output_limit = 0
         self.config_file: str | None = None
         self.done = asyncio.Event()
         load_all()
@@ -242,6 +248,7 @@ class Server:
         self.keyspace.may_expire = lambda: not self.replica_side.is_replica()
         self.keyspace.propagate_expire = self._propagate_expire
         self.query_buffer_limit = config.int("client-query-buffer-limit")
+        self.repl.refresh_settings()
 
     # --- auth ---------------------------------------------------------------------------------
     def auth_required(self) -> bool:

@@ -168,3 +168,16 @@ def test_fast_splitter_agrees_with_the_exact_parser(commands, tail):
     assert fast == slow[: len(fast)]
     if b"\r\n" not in b"".join(b"".join(c) for c in commands):
         assert len(fast) >= len(commands) or not data.startswith(b"*")
+
+
+def test_normal_client_output_limit_drops_slow_reader(servers):
+    node = servers("py", client_output_buffer_limit='"normal 1mb 0 0"')
+    with node.client() as c:
+        c.set("big", "x" * 200_000)
+    sock = socket.create_connection(("127.0.0.1", node.port), timeout=5)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.sendall(b"GET big\r\n" * 200)  # 40 MB of replies that we never read
+    node.wait_log("closed for overcoming of output buffer limits")
+    sock.close()
+    with node.client() as c:
+        assert c.ping()

@@ -67,7 +67,10 @@ class MasterSide:
         config = self.server.config
         from harness.pyredis.config import output_limits
 
-        self.replica_limits = output_limits(config.get("client-output-buffer-limit")).get("replica", (0, 0, 0))
+        limits = output_limits(config.get("client-output-buffer-limit"))
+        self.replica_limits = limits.get("replica", (0, 0, 0))
+        # Normal clients: only the hard limit is enforced (Redis's default is no limit at all).
+        self.server.normal_output_limit = limits.get("normal", (0, 0, 0))[0]
         self.min_replicas_active = config.int("min-replicas-to-write") > 0 and config.int("min-replicas-max-lag") > 0
 
     # --- ids ----------------------------------------------------------------------------------
