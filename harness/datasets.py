@@ -44,13 +44,17 @@ def write_large_values(conn: Any, prefix: str = "big", count: int = 5, size: int
     return count * 5
 
 
-def fill_bytes(conn: Any, total_bytes: int, prefix: str = "fill", value_size: int = 1000) -> int:
-    """Write about `total_bytes` of payload in `value_size` strings; returns the key count."""
+def fill_bytes(conn: Any, total_bytes: int, prefix: str = "fill", value_size: int = 1000, seed: int = 0) -> int:
+    """Write about `total_bytes` of payload in `value_size` strings; returns the key count.
+
+    Values are random hex, which LZF cannot shrink: a snapshot of N bytes of data really is
+    about N bytes on the wire, so a bandwidth toxic slows it as much as the test expects.
+    """
     count = max(1, total_bytes // value_size)
-    value = "z" * value_size
+    rng = random.Random(f"{seed}:{prefix}")
     pipe = conn.pipeline(transaction=False)
     for i in range(count):
-        pipe.set(f"{prefix}:{i}", value)
+        pipe.set(f"{prefix}:{i}", rng.randbytes(value_size // 2).hex())
         if i % 1000 == 999:
             pipe.execute()
     pipe.execute()
