@@ -193,3 +193,11 @@ def test_info_and_config(r):
     assert digest_empty == "0" * 40
     r.set("k", "v")
     assert r.execute_command("DEBUG", "DIGEST") != "0" * 40
+
+
+def test_bits_publish_hsetex(r):
+    assert r.setbit("b", 7, 1) == 0 and r.getbit("b", 7) == 1 and r.get("b") == "\x01"
+    assert r.bitcount("b") == 1
+    assert r.publish("chan", "msg") == 0
+    assert r.execute_command("HSETEX", "h", "KEEPTTL", "FIELDS", 1, "x", "2.5") == 1
+    assert r.hget("h", "x") == "2.5"

@@ -35,9 +35,16 @@ def test_python_replica_of_real_master(servers, series, diskless):
         m.set("after", "1")
         m.expire("after", 500)
         m.incr("counter")
+        m.hincrbyfloat("hf", "x", 2.5)  # 8.2 propagates this as HSETEX
+        m.incrbyfloat("f", 0.1)
+        m.publish("chan", "hello")
+        m.setbit("bits", 9, 1)
+        m.spop("set")
+        m.getdel("s:1")
         m.execute_command("SELECT", "5")
     wait_offsets_equal(master, replica)
     assert replica.digest() == master.digest()
+    assert "CRITICAL" not in replica.log_text()  # every propagated command applied cleanly
     with replica.client() as r:
         assert r.get("after") == "1"
         assert 0 < r.ttl("after") <= 500

@@ -192,3 +192,39 @@ def hrandfield(client, args):
             out += [f, h[f]]
         return resp.array(out)
     return resp.array(chosen)
+
+
+@command("hsetex", -6, "write denyoom fast", "hash")
+def hsetex(client, args):
+    """8.x HSETEX, which an 8.2 master propagates for HINCRBYFLOAT; field TTLs are not modelled."""
+    i = 2
+    cond = None
+    while i < len(args) and args[i].lower() != b"fields":
+        opt = args[i].lower()
+        if opt in (b"fnx", b"fxx"):
+            cond = opt
+            i += 1
+        elif opt in (b"ex", b"px", b"exat", b"pxat") and i + 1 < len(args):
+            to_int(args[i + 1])
+            i += 2
+        elif opt == b"keepttl":
+            i += 1
+        else:
+            raise CommandError("ERR syntax error")
+    if i + 1 >= len(args):
+        raise CommandError("ERR wrong number of arguments for 'hsetex' command")
+    count = to_int(args[i + 1])
+    pairs = args[i + 2 :]
+    if count <= 0 or len(pairs) != 2 * count:
+        raise CommandError("ERR invalid number of fields")
+    h = get_hash(client.db, args[1], write=True)
+    fields = pairs[0::2]
+    if cond == b"fnx" and h is not None and any(f in h for f in fields):
+        return resp.ZERO
+    if cond == b"fxx" and (h is None or not all(f in h for f in fields)):
+        return resp.ZERO
+    h = _create(client, args[1])
+    for f, v in zip(fields, pairs[1::2], strict=True):
+        h[f] = v
+    client.server.dirty += 1
+    return resp.ONE

@@ -332,3 +332,60 @@ def setrange(client, args):
 
 
 __all__ = ["get_str", "fmt_float"]
+
+
+@command("setbit", 4, "write denyoom", "bitmap")
+def setbit(client, args):
+    try:
+        offset = to_int(args[2])
+    except CommandError:
+        raise CommandError("ERR bit offset is not an integer or out of range") from None
+    if not 0 <= offset < 2**32:
+        raise CommandError("ERR bit offset is not an integer or out of range")
+    if args[3] not in (b"0", b"1"):
+        raise CommandError("ERR bit is not an integer or out of range")
+    db = client.db
+    value = bytearray(get_str(db, args[1], write=True) or b"")
+    byte, bit = divmod(offset, 8)
+    if len(value) <= byte:
+        value.extend(b"\x00" * (byte + 1 - len(value)))
+    mask = 0x80 >> bit
+    old = 1 if value[byte] & mask else 0
+    if args[3] == b"1":
+        value[byte] |= mask
+    else:
+        value[byte] &= ~mask & 0xFF
+    db.set(args[1], bytes(value), keep_ttl=True)
+    client.server.dirty += 1
+    return resp.integer(old)
+
+
+@command("getbit", 3, "readonly fast", "bitmap")
+def getbit(client, args):
+    try:
+        offset = to_int(args[2])
+    except CommandError:
+        raise CommandError("ERR bit offset is not an integer or out of range") from None
+    if offset < 0:
+        raise CommandError("ERR bit offset is not an integer or out of range")
+    value = get_str(client.db, args[1]) or b""
+    byte, bit = divmod(offset, 8)
+    if byte >= len(value):
+        return resp.ZERO
+    return resp.ONE if value[byte] & (0x80 >> bit) else resp.ZERO
+
+
+@command("bitcount", -2, "readonly", "bitmap")
+def bitcount(client, args):
+    value = get_str(client.db, args[1]) or b""
+    if len(args) == 4:
+        start, end = to_int(args[2]), to_int(args[3])
+        n = len(value)
+        if start < 0:
+            start = max(n + start, 0)
+        if end < 0:
+            end = n + end
+        value = value[start : end + 1] if start <= end else b""
+    elif len(args) != 2:
+        raise CommandError(SYNTAX)
+    return resp.integer(sum(bin(b).count("1") for b in value))
