@@ -391,6 +391,8 @@ def split_conf_args(argv: list[str]) -> tuple[str | None, list[tuple[str, list[s
         if arg.startswith("--") and len(arg) > 2:
             current = (arg[2:].lower(), [])
             directives.append(current)
+        elif conf is None and current is not None and current[1] and os.path.isfile(arg):
+            conf = arg  # `--port N /path/to.conf`: the file comes after an option's value
         elif current is not None:
             current[1].append(arg)
         elif conf is None:
