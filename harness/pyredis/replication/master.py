@@ -39,6 +39,8 @@ class ReplicaState:
         self.last_newline = time.time()
         self.buffered = 0
         self.soft_since: float | None = None
+        self.out: list[bytes] = []  # stream bytes for an online replica, written once per loop turn
+        self.out_bytes = 0
 
 
 class MasterSide:
@@ -60,6 +62,7 @@ class MasterSide:
         self.getack_pending = False
         self.net_output_bytes = 0
         self.min_replicas_active = False
+        self.flush_scheduled = False
         self.refresh_settings()
 
     def refresh_settings(self) -> None:
@@ -113,17 +116,39 @@ class MasterSide:
         self.send_to_replicas(data)
 
     def send_to_replicas(self, data: bytes) -> None:
-        hard = self.replica_limits[0]
-        over = []
+        """Queue stream bytes for every replica.
+
+        Online replicas get them in one write per event-loop turn (like Redis's writes in
+        beforeSleep) instead of one send() per command; replicas still syncing hold them in
+        their own buffer. All stream bytes take this path, so their order is kept.
+        """
         for client in self.replicas:
             st = client.replica
             if st.buffer is not None:
                 st.buffer.append(data)
                 st.buffered += len(data)
-                pending = st.buffered
             else:
+                st.out.append(data)
+                st.out_bytes += len(data)
+        if not self.flush_scheduled and self.replicas:
+            self.flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush_replicas)
+
+    def flush_replicas(self) -> None:
+        self.flush_scheduled = False
+        hard = self.replica_limits[0]
+        over = []
+        for client in self.replicas:
+            st = client.replica
+            if st.out:
+                data = b"".join(st.out)
+                st.out = []
+                st.out_bytes = 0
                 client.write(data)
                 self.net_output_bytes += len(data)
+            if st.buffer is not None:
+                pending = st.buffered
+            else:
                 pending = client.transport.get_write_buffer_size() if client.transport is not None else 0
             if hard and pending > hard:
                 over.append(client)
