@@ -108,10 +108,10 @@ def parse_command(buf: bytearray, pos: int) -> tuple[list[bytes] | None, int]:
         if n - pos > PROTO_INLINE_MAX:
             raise ProtocolError("too big mbulk count string")
         return None, pos
-    try:
-        count = int(buf[pos + 1 : nl])
-    except ValueError:
-        raise ProtocolError("invalid multibulk length") from None
+    raw = bytes(buf[pos + 1 : nl])
+    if not (raw.isdigit() or (raw[:1] == b"-" and raw[1:].isdigit())):
+        raise ProtocolError("invalid multibulk length")
+    count = int(raw)
     if count > PROTO_MBULK_MAX:
         raise ProtocolError("invalid multibulk length")
     p = nl + 2
@@ -130,10 +130,10 @@ def parse_command(buf: bytearray, pos: int) -> tuple[list[bytes] | None, int]:
             if n - p > PROTO_INLINE_MAX:
                 raise ProtocolError("too big bulk count string")
             return None, pos
-        try:
-            size = int(buf[p + 1 : nl])
-        except ValueError:
-            raise ProtocolError("invalid bulk length") from None
+        raw = bytes(buf[p + 1 : nl])
+        if not raw.isdigit():
+            raise ProtocolError("invalid bulk length")
+        size = int(raw)
         if size < 0 or size > PROTO_BULK_MAX:
             raise ProtocolError("invalid bulk length")
         start = nl + 2
@@ -161,12 +161,9 @@ def parse_fast(data: bytes, pos: int, limit: int = 4096) -> list[tuple[list[byte
     i = 0
     while i < n and len(out) < limit:
         head = parts[i]
-        if head[:1] != b"*":
+        if head[:1] != b"*" or not head[1:].isdigit():
             break
-        try:
-            count = int(head[1:])
-        except ValueError:
-            break
+        count = int(head[1:])
         if count <= 0 or count > 1024 or i + 1 + 2 * count > n:
             break
         end = pos + len(head) + 2
@@ -175,14 +172,11 @@ def parse_fast(data: bytes, pos: int, limit: int = 4096) -> list[tuple[list[byte
         for j in range(count):
             lenline = parts[i + 1 + 2 * j]
             arg = args[j]
-            if lenline[:1] != b"$":
+            tail = lenline[1:]
+            if lenline[:1] != b"$" or not tail.isdigit():
                 ok = False
                 break
-            try:
-                size = int(lenline[1:])
-            except ValueError:
-                ok = False
-                break
+            size = int(tail)
             if size != len(arg):
                 ok = False
                 break

@@ -339,7 +339,8 @@ class Server:
             reply = resp.error(f"ERR internal error in '{cmd.name}': {type(exc).__name__}")
         finally:
             self.call_depth -= 1
-        if cmd.is_write and self.dirty != dirty_before:
+        # Nothing to propagate while there is no backlog (no replica ever attached).
+        if cmd.is_write and self.dirty != dirty_before and self.repl.backlog is not None:
             rewrites = client.rewrites
             if rewrites is None:
                 self.also_propagate(client.db.index, args)
@@ -366,6 +367,8 @@ class Server:
             client.woff = self.repl.offset
 
     def _propagate_expire(self, db: int, key: bytes) -> None:
+        if self.repl.backlog is None:
+            return
         if self.call_depth > 0:
             self.also_propagate(db, [b"DEL", key])
         else:
