@@ -30,6 +30,21 @@ def build_config(argv: list[str]) -> tuple[Config, str | None]:
     return config, conf_path
 
 
+def _loop_factory(log: Log):  # type: ignore[no-untyped-def]
+    """uvloop when installed (the `fast` extra) and not disabled with PYREDIS_UVLOOP=0.
+
+    It roughly doubles pipelined throughput; without it the standard loop runs the same code.
+    """
+    if os.environ.get("PYREDIS_UVLOOP", "1") == "0":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    log.notice(f"Event loop: uvloop {uvloop.__version__}")
+    return uvloop.new_event_loop
+
+
 def main(argv: list[str]) -> int:
     if argv and argv[0] in ("-h", "--help"):
         print(USAGE)
@@ -63,8 +78,10 @@ def main(argv: list[str]) -> int:
 
     server = Server(config, log)
     server.config_file = os.path.abspath(conf_path) if conf_path else None
+    loop_factory = _loop_factory(log)
     try:
-        return asyncio.run(server.serve())
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            return runner.run(server.serve())
     except KeyboardInterrupt:
         return 0
     finally:
