@@ -41,8 +41,11 @@ _spawner = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_pref
 def spawn(argv: list[str], **popen_kwargs: Any) -> subprocess.Popen[bytes]:
     """Popen from the long-lived spawner thread, with the child tied to this process's life."""
     popen_kwargs.setdefault("preexec_fn", _die_with_parent)
-    future = _spawner.submit(subprocess.Popen, argv, **popen_kwargs)
-    return future.result(timeout=60)
+
+    def fork() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(argv, **popen_kwargs)
+
+    return _spawner.submit(fork).result(timeout=60)
 
 
 class ProcessNode(Node):
