@@ -85,7 +85,8 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (one we may not signal counts as existing)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -129,13 +130,13 @@ def reap(root: Path | None = None) -> list[str]:
             if time.time() - session.stat().st_mtime < 60:
                 continue
             pid = -1
-        if pid > 0 and _pid_alive(pid):
+        if pid > 0 and pid_alive(pid):
             # The owner is alive (a pytest process, maybe another xdist worker): not ours to touch.
             continue
         for pidfile in session.rglob("*.pid"):
             with contextlib.suppress(OSError, ValueError):
                 child = int(pidfile.read_text().strip())
-                if _pid_alive(child) and _belongs_to(child, session):
+                if pid_alive(child) and _belongs_to(child, session):
                     os.kill(child, signal.SIGCONT)
                     os.kill(child, signal.SIGKILL)
                     done.append(f"killed pid {child} ({pidfile.name})")

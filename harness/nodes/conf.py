@@ -88,3 +88,25 @@ def write_node_conf(config: NodeConfig, build: ServerBuild) -> Path:
     path = conf_path(config)
     path.write_text(render_node_conf(config, build))
     return path
+
+
+class SeedStyleFiles:
+    """The conf/log files of a node whose server reads the seed-style conf (process, Python,
+    container backends alike): mixed into those Node classes so the paths live in one place."""
+
+    config: NodeConfig
+    build: ServerBuild
+    password: str | None
+
+    @property
+    def conf_path(self) -> Path:
+        return conf_path(self.config)
+
+    @property
+    def log_path(self) -> Path:
+        return log_path(self.config)
+
+    def write_conf(self) -> Path:
+        """(Re)write the node's conf file; the harness's clients follow its `requirepass`."""
+        self.password = self.config.directive("requirepass") or None
+        return write_node_conf(self.config, self.build)

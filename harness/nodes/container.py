@@ -90,7 +90,7 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_.-]+", "-", text).strip("-") or "node"
 
 
-class ContainerNode(Node):
+class ContainerNode(conf.SeedStyleFiles, Node):
     """A node whose server runs in a container of `build.location` (an image name)."""
 
     def __init__(self, config: NodeConfig, build: ServerBuild) -> None:
@@ -98,21 +98,7 @@ class ContainerNode(Node):
         self._tc: DockerContainer | None = None
         self._container: Any = None  # the docker SDK container, once created
         self._pid: int | None = None  # the server's pid on this host (for an immediate SIGSTOP)
-        self.password = config.directive("requirepass") or None
         self.write_conf()
-
-    # --- files ----------------------------------------------------------------------------
-    @property
-    def conf_path(self) -> Path:
-        return conf.conf_path(self.config)
-
-    @property
-    def log_path(self) -> Path:
-        return conf.log_path(self.config)
-
-    def write_conf(self) -> Path:
-        self.password = self.config.directive("requirepass") or None
-        return conf.write_node_conf(self.config, self.build)
 
     @property
     def container_name(self) -> str:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.nodes.base import HarnessError
+from harness.rundir import pid_alive
 
 REPOSITORY = "harness/redis"
 SERVER_IN_IMAGE = "/usr/local/bin/redis-server"
@@ -405,16 +406,6 @@ def owner_labels(node: str) -> dict[str, str]:
     }
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def reap_containers(client: Any = None, session: str | None = None) -> int:
     """Remove harness containers whose owner process is dead (or all of `session`'s).
 
@@ -440,7 +431,7 @@ def reap_containers(client: Any = None, session: str | None = None) -> int:
                 owner = int(labels.get(LABEL_OWNER_PID, "0"))
             except ValueError:
                 owner = 0
-            if owner > 0 and _pid_alive(owner):
+            if owner > 0 and pid_alive(owner):
                 continue
         with contextlib.suppress(Exception):
             container.remove(force=True)
@@ -487,7 +478,7 @@ def watch_owner(owner: int, session: str) -> None:
             pass
         os.close(fd)
     else:
-        while _pid_alive(owner):
+        while pid_alive(owner):
             time.sleep(0.5)
     reap_containers(session=session)
 

@@ -48,31 +48,18 @@ def spawn(argv: list[str], **popen_kwargs: Any) -> subprocess.Popen[bytes]:
     return _spawner.submit(fork).result(timeout=60)
 
 
-class ProcessNode(Node):
+class ProcessNode(conf.SeedStyleFiles, Node):
     """A server binary started with the node's conf file as its only argument."""
 
     def __init__(self, config: NodeConfig, build: ServerBuild) -> None:
         super().__init__(config, build)
         self.proc: subprocess.Popen[bytes] | None = None
-        self.password = config.directive("requirepass") or None
         self.write_conf()
 
     # --- files ----------------------------------------------------------------------------
     @property
-    def conf_path(self) -> Path:
-        return conf.conf_path(self.config)
-
-    @property
-    def log_path(self) -> Path:
-        return conf.log_path(self.config)
-
-    @property
     def stdout_path(self) -> Path:
         return self.config.data_dir / "stdout.log"
-
-    def write_conf(self) -> Path:
-        self.password = self.config.directive("requirepass") or None
-        return conf.write_node_conf(self.config, self.build)
 
     def command(self, conf_path: Path) -> list[str]:
         """argv of the server; the Python backend overrides this."""
