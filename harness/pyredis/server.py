@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from harness.pyredis import resp
-from harness.pyredis.commands import COMMANDS, Blocked, Command, CommandError, load_all
+from harness.pyredis.commands import COMMANDS, LOOKUP, Blocked, Command, CommandError, load_all
 from harness.pyredis.config import Config
 from harness.pyredis.keyspace import Database, Keyspace
 from harness.pyredis.log import Log
@@ -26,12 +26,9 @@ PYREDIS_VERSION = "0.1.0"
 
 _ids = itertools.count(1)
 
-# Commands allowed while a transaction is open without being queued.
-_MULTI_IMMEDIATE = {b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"}
+# Commands that run at once inside MULTI instead of being queued.
+_MULTI_IMMEDIATE_NAMES = {"exec", "discard", "multi", "watch", "quit", "reset"}
 # Commands a replica-link client (the master talking to us) may run without a reply.
-_STALE_OK = {b"info", b"role", b"replicaof", b"slaveof", b"config", b"auth", b"hello", b"select",
-             b"shutdown", b"replconf", b"command", b"ping"}
-
 
 def new_replid() -> str:
     return secrets.token_hex(20)
@@ -257,50 +254,62 @@ class Server:
     # --- dispatch -----------------------------------------------------------------------------
     def execute(self, client: Client, args: list[bytes]) -> bytes | Blocked | None:
         """Run one request for `client`; None means "no reply" (replication links)."""
-        name = args[0].lower()
-        cmd = COMMANDS.get(name)
         self.stat_commands += 1
         resp.STATE.proto = client.proto
+        cmd = LOOKUP.get(args[0])  # most clients send lower or upper case; both are keys
         if cmd is None:
-            shown = ""
-            for a in args[1:]:
-                if len(shown) >= 128:
-                    break
-                piece = a.decode(errors="replace")[: 128 - len(shown)]
-                shown += f"'{piece}' "
-            if client.multi is not None:
-                client.multi_error = True
-            return resp.error(f"ERR unknown command '{args[0].decode(errors='replace')[:128]}', with args beginning with: {shown}")
+            cmd = COMMANDS.get(args[0].lower())
+            if cmd is None:
+                return self._unknown(client, args)
         client.last_cmd = cmd.name
-        if (cmd.arity > 0 and len(args) != cmd.arity) or len(args) < -cmd.arity:
+        n = len(args)
+        if (cmd.arity > 0 and n != cmd.arity) or n < -cmd.arity:
             if client.multi is not None:
                 client.multi_error = True
             return resp.error(f"ERR wrong number of arguments for '{cmd.name}' command")
-        if not client.authenticated and name not in (b"auth", b"hello", b"quit"):
+        if not client.authenticated and cmd.name not in ("auth", "hello", "quit"):
             if client.multi is not None:
                 client.multi_error = True
             return resp.error("NOAUTH Authentication required.")
-        user = self.config.users.get(client.user)
-        if (
-            user is not None
-            and not (user.allow_all and not user.denied and not user.denied_categories)
-            and client.authenticated
-            and not user.can_run(cmd.name, set(cmd.categories))
-        ):
-            if client.multi is not None:
-                client.multi_error = True
-            return resp.error(f"NOPERM User {client.user} has no permissions to run the '{cmd.name}' command")
-        if client.multi is not None and name not in _MULTI_IMMEDIATE:
+        if client.user != "default" or not self.default_unrestricted:
+            user = self.config.users.get(client.user)
+            if (
+                user is not None
+                and not (user.allow_all and not user.denied and not user.denied_categories)
+                and client.authenticated
+                and not user.can_run(cmd.name, set(cmd.categories))
+            ):
+                if client.multi is not None:
+                    client.multi_error = True
+                return resp.error(f"NOPERM User {client.user} has no permissions to run the '{cmd.name}' command")
+        if client.multi is not None and cmd.name not in _MULTI_IMMEDIATE_NAMES:
             error = self.precheck(client, cmd)
             if error is not None:
                 client.multi_error = True
                 return error
             client.multi.append((cmd, args))
             return resp.QUEUED
-        error = self.precheck(client, cmd)
-        if error is not None:
-            return error
+        if self.loading or self.replica_side.master_host is not None or (cmd.is_write and self.repl.min_replicas_active):
+            error = self.precheck(client, cmd)
+            if error is not None:
+                return error
         return self.call(client, cmd, args)
+
+    def _unknown(self, client: Client, args: list[bytes]) -> bytes:
+        shown = ""
+        for a in args[1:]:
+            if len(shown) >= 128:
+                break
+            piece = a.decode(errors="replace")[: 128 - len(shown)]
+            shown += f"'{piece}' "
+        if client.multi is not None:
+            client.multi_error = True
+        return resp.error(f"ERR unknown command '{args[0].decode(errors='replace')[:128]}', with args beginning with: {shown}")
+
+    @property
+    def default_unrestricted(self) -> bool:
+        user = self.config.users.get("default")
+        return user is not None and user.allow_all and not user.denied and not user.denied_categories
 
     def precheck(self, client: Client, cmd: Command) -> bytes | None:
         """The refusals Redis applies before running a command (LOADING, READONLY, ...)."""

@@ -42,6 +42,10 @@ class Blocked:
 
 
 COMMANDS: dict[bytes, Command] = {}
+# Upper-case spellings too, so the dispatcher usually finds a command without lower().
+UPPER: dict[bytes, Command] = {}
+# What the dispatcher reads: both spellings (filled by load_all).
+LOOKUP: dict[bytes, Command] = {}
 
 
 def command(name: str, arity: int, flags: str = "", categories: str = "") -> Callable:
@@ -51,7 +55,9 @@ def command(name: str, arity: int, flags: str = "", categories: str = "") -> Cal
         cats.add("write" if "write" in flag_set else "read")
         if "admin" in flag_set:
             cats.update({"admin", "dangerous"})
-        COMMANDS[name.encode()] = Command(name, func, arity, flag_set, frozenset(cats), "write" in flag_set)
+        entry = Command(name, func, arity, flag_set, frozenset(cats), "write" in flag_set)
+        COMMANDS[name.encode()] = entry
+        UPPER[name.upper().encode()] = entry
         return func
 
     return register
@@ -114,3 +120,6 @@ def load_all() -> None:
         transactions,
         zsets,
     )
+
+    LOOKUP.update(COMMANDS)
+    LOOKUP.update(UPPER)
