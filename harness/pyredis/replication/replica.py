@@ -42,6 +42,7 @@ class ReplicaSide:
         self.reconnect_now = False
         self.sync_total = -1
         self.sync_read = 0
+        self.unapplied = 0  # stream bytes read but not applied yet (slave_read_repl_offset - slave_repl_offset)
 
     def is_replica(self) -> bool:
         return self.master_host is not None
@@ -273,6 +274,7 @@ class ReplicaSide:
     def _make_link_client(self, writer: asyncio.StreamWriter, db: int) -> None:
         from harness.pyredis.server import Client
 
+        self.unapplied = 0
         link = Client(self.server)
         link.transport = writer.transport  # type: ignore[assignment]
         peer = writer.get_extra_info("peername") or ("?", 0)
@@ -418,6 +420,7 @@ class ReplicaSide:
                     repl.backlog.append(chunk)
                 repl.send_to_replicas(chunk)
                 del buf[:committed]
+            self.unapplied = len(buf)
             if now - self.last_ack >= 1:
                 self.send_ack()
 
@@ -506,7 +509,8 @@ class ReplicaSide:
         ]
         has_master = self.link_client is not None or self.cached is not None
         offset = self.server.repl.offset if has_master else 1
-        lines.append(f"slave_read_repl_offset:{offset}")
+        unapplied = self.unapplied if self.link_client is not None else 0
+        lines.append(f"slave_read_repl_offset:{offset + unapplied if has_master else offset}")
         lines.append(f"slave_repl_offset:{offset}")
         if self.state == "sync":
             lines += [
