@@ -339,10 +339,17 @@ class ReplicaSide:
         from harness.pyredis import rdb
 
         loop = asyncio.get_running_loop()
+        # Clients get -LOADING while the snapshot is parsed and swapped in, as on Redis.
+        server.loading = True
         try:
             contents = await loop.run_in_executor(None, rdb.load_rdb, payload)
         except rdb.RdbError as exc:
+            server.loading = False
             raise LinkError(f"Failed trying to load the MASTER synchronization DB from disk: {exc}") from None
+        except BaseException:
+            server.loading = False
+            raise
+        server.loading = False
         if new_id is None:
             aux_id = contents.aux.get("repl-id")
             new_id = aux_id.decode() if aux_id and len(aux_id) == 40 else repl.replid
