@@ -20,7 +20,7 @@ def now_ms() -> int:
 
 
 class Database:
-    __slots__ = ("index", "data", "expires", "heap", "watchers", "owner")
+    __slots__ = ("index", "data", "expires", "heap", "watchers", "owner", "replica_own")
 
     def __init__(self, index: int, owner: Keyspace) -> None:
         self.index = index
@@ -29,6 +29,8 @@ class Database:
         self.heap: list[tuple[int, bytes]] = []
         self.watchers: dict[bytes, set] = {}
         self.owner = owner
+        # Keys a client gave a TTL on a writable replica: the replica expires those itself.
+        self.replica_own: set[bytes] = set()
 
     # --- expiry -------------------------------------------------------------------------------
     def _expired(self, key: bytes) -> bool:
@@ -67,6 +69,9 @@ class Database:
         return self.data.get(key)
 
     def set_expire(self, key: bytes, when_ms: int) -> None:
+        owner = self.owner
+        if not owner.may_expire() and not owner.is_replica_applying():
+            self.replica_own.add(key)
         self.expires[key] = when_ms
         heapq.heappush(self.heap, (when_ms, key))
         if len(self.heap) > 2 * len(self.expires) + 1024:
@@ -113,6 +118,19 @@ class Database:
         self.data = {}
         self.expires = {}
         self.heap = []
+        self.replica_own = set()
+
+    def expire_replica_own(self) -> None:
+        """Writable replica: delete its own expired keys (never ones the master owns)."""
+        now = now_ms()
+        for key in list(self.replica_own):
+            when = self.expires.get(key)
+            if when is None:
+                self.replica_own.discard(key)
+            elif when <= now:
+                self.replica_own.discard(key)
+                self.delete(key)
+                self.owner.expired_keys += 1
 
     def active_expire(self, budget: int) -> int:
         """Delete up to `budget` keys whose time has come; return how many."""

@@ -493,6 +493,10 @@ class Server:
                     for db in self.keyspace.dbs:
                         if db.heap:
                             db.active_expire(2000)
+                elif self.replica_side.is_replica():
+                    for db in self.keyspace.dbs:
+                        if db.replica_own:
+                            db.expire_replica_own()
                 self.repl.cron()
                 self.replica_side.cron()
                 self.persistence.cron()

@@ -7,7 +7,7 @@ import signal
 import pytest
 import redis
 
-from tests.pyredis.conftest import wait_offsets_equal
+from tests.pyredis.conftest import wait_offsets_equal, wait_until
 
 
 def _pair(servers, **replica_directives):
@@ -195,3 +195,17 @@ def test_sigterm_waits_for_lagging_replica(servers):
     log = master.log_text()
     assert "Waiting for replicas before shutting down." in log
     assert "0 of 1 replicas are in sync when shutting down." in log
+
+
+def test_writable_replica_expires_its_own_keys_only(servers):
+    master, replica = _pair(servers, replica_read_only="no")
+    with master.client() as m:
+        m.set("from-master", "1", px=300)
+        m.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")  # the master will not send the DEL
+    wait_offsets_equal(master, replica)
+    with replica.client() as r:
+        r.set("local", "1", px=100)
+        wait_until(lambda: r.dbsize() == 1, 5, "the replica to expire its own key")
+        # The master's key stays (read as absent) until the master's DEL arrives.
+        wait_until(lambda: r.get("from-master") is None, 5, "the master's key to read as expired")
+        assert r.dbsize() == 1
