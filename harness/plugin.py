@@ -211,13 +211,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             minimum = tuple(int(p) for p in str(mark.args[0]).split("."))
             for build in {target.master, target.replica}:
                 if build.version_tuple[: len(minimum)] < minimum:
-                    reason = mark.kwargs.get("reason") or mark.args[1:2] or ""
-                    text = reason[0] if isinstance(reason, tuple) and reason else reason
+                    why = mark.kwargs.get("reason") or (mark.args[1] if len(mark.args) > 1 else "")
                     item.add_marker(pytest.mark.skip(
-                        reason=f"needs Redis {mark.args[0]}+, {build.label} is older. {text}".strip()))
+                        reason=f"needs Redis {mark.args[0]}+, {build.label} is older. {why}".strip()))
                     break
         for mark in item.iter_markers("gap"):
-            selector, reason = mark.args[0], (mark.args[1] if len(mark.args) > 1 else mark.kwargs.get("reason", ""))
+            selector = mark.args[0]
+            reason = mark.args[1] if len(mark.args) > 1 else mark.kwargs.get("reason", "")
             if _marker_matches(selector, target):
                 item.add_marker(pytest.mark.xfail(reason=f"known gap on {selector}: {reason}", strict=False))
 
