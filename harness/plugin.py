@@ -93,8 +93,11 @@ def pytest_configure(config: pytest.Config) -> None:
             command_line=list(config.invocation_params.args),
         )
         if config.option.chaos_seed is not None:
+            if not str(config.option.chaos_seed).lstrip("-").isdigit():
+                raise harness_config.SettingsError(
+                    f"--chaos-seed must be an integer, got {config.option.chaos_seed!r}")
             settings.chaos_seed = int(config.option.chaos_seed)
-    except (harness_config.SettingsError, ValueError) as exc:
+    except harness_config.SettingsError as exc:
         raise pytest.UsageError(str(exc)) from None
     info = SessionInfo(settings=settings)
     try:
