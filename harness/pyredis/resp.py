@@ -169,15 +169,13 @@ def parse_fast(data: bytes, pos: int, limit: int = 4096) -> list[tuple[list[byte
         end = pos + len(head) + 2
         args = parts[i + 2 : i + 2 + 2 * count : 2]
         ok = True
+        # Comparing each length line with the canonical "$<len>" is one C-level check; any
+        # other spelling (leading zeros, signs, a CRLF inside a value) falls back to the
+        # exact parser, so no accepted input changes.
         for j in range(count):
             lenline = parts[i + 1 + 2 * j]
-            arg = args[j]
-            tail = lenline[1:]
-            if lenline[:1] != b"$" or not tail.isdigit():
-                ok = False
-                break
-            size = int(tail)
-            if size != len(arg):
+            size = len(args[j])
+            if lenline != b"$%d" % size:
                 ok = False
                 break
             end += len(lenline) + size + 4

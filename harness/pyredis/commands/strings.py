@@ -42,12 +42,25 @@ def _expire_arg(unit: bytes, raw: bytes, name: str) -> int:
 
 @command("get", 2, "readonly fast", "string")
 def get(client, args):
-    return resp.bulk(get_str(client.db, args[1]))
+    # Inlined get_str/bulk: GET is the hottest read in pipelined benchmarks.
+    value = client.db.lookup(args[1])
+    if value is None:
+        return resp.null()
+    if type(value) is not bytes:
+        raise CommandError(WRONGTYPE)
+    return b"$%d\r\n%s\r\n" % (len(value), value)
 
 
 @command("set", -3, "write denyoom", "string")
 def set_(client, args):
     key, value = args[1], args[2]
+    if len(args) == 3:
+        # Plain SET: same steps as the option path below with every option off.
+        db = client.db
+        db.lookup_write(key)  # expires a stale key first, as Redis does
+        db.set(key, value)
+        client.server.dirty += 1
+        return resp.OK
     nx = xx = keepttl = want_get = False
     expire: int | None = None
     i = 3
