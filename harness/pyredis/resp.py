@@ -145,6 +145,17 @@ def parse_command(buf: bytearray, pos: int) -> tuple[list[bytes] | None, int]:
     return args, p
 
 
+# Canonical spellings the fast splitter recognises by one dict lookup each: "*<n>" headers
+# (which also yields the count) and "$<len>" length lines of values shorter than 4 KiB.
+_FAST_HEADS = {b"*%d" % n: n for n in range(1, 1025)}
+_FAST_LENGTHS = {b"$%d" % n: n for n in range(4096)}
+
+
+def _canonical_lengths(lenlines: list[bytes], args: list[bytes]) -> bool:
+    """The slow check for values the length table does not hold."""
+    return all(lenline == b"$%d" % len(arg) for lenline, arg in zip(lenlines, args, strict=True))
+
+
 def parse_fast(data: bytes, pos: int, limit: int = 4096) -> list[tuple[list[bytes], int]]:
     """Split well-formed multibulk requests starting at `pos`, up to `limit` of them.
 
@@ -158,32 +169,30 @@ def parse_fast(data: bytes, pos: int, limit: int = 4096) -> list[tuple[list[byte
         return out
     parts = data[pos:].split(b"\r\n")
     n = len(parts) - 1  # the last piece has no CRLF after it yet
+    sizes = list(map(len, parts))
+    heads = _FAST_HEADS
+    length_of = _FAST_LENGTHS.get
+    append = out.append
     i = 0
-    while i < n and len(out) < limit:
-        head = parts[i]
-        if head[:1] != b"*" or not head[1:].isdigit():
+    while i < n:
+        count = heads.get(parts[i])
+        if count is None:
             break
-        count = int(head[1:])
-        if count <= 0 or count > 1024 or i + 1 + 2 * count > n:
+        stop = i + 1 + 2 * count
+        if stop > n:
             break
-        end = pos + len(head) + 2
-        args = parts[i + 2 : i + 2 + 2 * count : 2]
-        ok = True
-        # Comparing each length line with the canonical "$<len>" is one C-level check; any
-        # other spelling (leading zeros, signs, a CRLF inside a value) falls back to the
-        # exact parser, so no accepted input changes.
-        for j in range(count):
-            lenline = parts[i + 1 + 2 * j]
-            size = len(args[j])
-            if lenline != b"$%d" % size:
-                ok = False
-                break
-            end += len(lenline) + size + 4
-        if not ok:
+        # Each length line must be the canonical "$<len>" of the piece after it; any other
+        # spelling (leading zeros, signs, a CRLF inside a value) falls back to the exact
+        # parser, so no accepted input changes.
+        lenlines = parts[i + 1 : stop : 2]
+        args = parts[i + 2 : stop : 2]
+        if list(map(length_of, lenlines)) != sizes[i + 2 : stop : 2] and not _canonical_lengths(lenlines, args):
             break
-        out.append((args, end))
-        pos = end
-        i += 1 + 2 * count
+        pos += sum(sizes[i:stop]) + 2 * (stop - i)
+        append((args, pos))
+        i = stop
+        if len(out) >= limit:
+            break
     return out
 
 
