@@ -170,6 +170,29 @@ def test_fast_splitter_agrees_with_the_exact_parser(commands, tail):
         assert len(fast) >= len(commands) or not data.startswith(b"*")
 
 
+@pytest.mark.parametrize(
+    "data, taken",
+    [
+        # A value past the length table (4 KiB) takes the exact length check, and passes.
+        (b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5000\r\n" + b"v" * 5000 + b"\r\n*1\r\n$4\r\nPING\r\n", 2),
+        # Non-canonical spellings stop the fast splitter where they start.
+        (b"*1\r\n$4\r\nPING\r\n*1\r\n$04\r\nPING\r\n", 1),
+        (b"*1\r\n$4\r\nPING\r\n*01\r\n$4\r\nPING\r\n", 1),
+        (b"*1\r\n$4\r\nPING\r\n*1\r\n$+4\r\nPING\r\n", 1),
+        # A CRLF inside a value: the pieces after the split do not add up, so it stops.
+        (b"*2\r\n$4\r\nECHO\r\n$4\r\na\r\nb\r\n", 0),
+        # Incomplete: the last value's CRLF has not arrived.
+        (b"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING", 1),
+    ],
+)
+def test_fast_splitter_edges(data, taken):
+    from harness.pyredis.resp import parse_fast
+
+    fast = parse_fast(data, 0)
+    assert len(fast) == taken
+    assert fast == _slow_all(data)[:taken]
+
+
 def test_normal_client_output_limit_drops_slow_reader(servers):
     node = servers("py", client_output_buffer_limit='"normal 1mb 0 0"')
     with node.client() as c:
@@ -181,3 +204,50 @@ def test_normal_client_output_limit_drops_slow_reader(servers):
     sock.close()
     with node.client() as c:
         assert c.ping()
+
+
+# Pipelines in which a command changes what later commands of the same batch may do (the
+# dispatcher skips its refusal checks for data commands only while nothing can have changed).
+_GATE_PIPELINES = {
+    "multi": [["SET", "a", "1"], ["MULTI"], ["SET", "b", "2"], ["GET", "a"], ["EXEC"], ["GET", "b"]],
+    "auth": [["GET", "k"], ["AUTH", "pw"], ["SET", "k", "v"], ["GET", "k"]],
+    "min-replicas": [
+        ["CONFIG", "SET", "min-replicas-to-write", "1"], ["SET", "k", "v"],
+        ["CONFIG", "SET", "min-replicas-to-write", "0"], ["SET", "k", "v"],
+    ],
+    "acl": [
+        ["ACL", "SETUSER", "default", "-set"], ["SET", "k", "v"], ["GET", "k"],
+        ["ACL", "SETUSER", "default", "+set"], ["SET", "k", "v"], ["GET", "k"],
+    ],
+    "replicaof": [["SET", "k", "v"], ["REPLICAOF", "127.0.0.1", "1"], ["SET", "k", "w"], ["GET", "k"], ["REPLICAOF", "NO", "ONE"], ["SET", "k", "w"]],
+}
+
+
+def _pipeline_reply(port: int, commands: list[list[str]], password: str | None) -> bytes:
+    """Send the pipeline in one write; read until the last command's reply has arrived."""
+    from harness.pyredis.resp import command
+
+    marker = b"gate-pipeline-end"
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        payload = b"".join(command([p.encode() for p in c]) for c in commands)
+        sock.sendall(payload + command([b"AUTH", password.encode()] if password else [b"PING"]) + command([b"ECHO", marker]))
+        got = b""
+        while not got.endswith(marker + b"\r\n"):
+            data = sock.recv(65536)
+            assert data, f"connection closed after {got!r}"
+            got += data
+        return got
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize("case", sorted(_GATE_PIPELINES))
+def test_pipelined_refusals_match_real_redis(servers, case):
+    password = "pw" if case == "auth" else None
+    directives = {"requirepass": password} if password else {}
+    replies = {}
+    for kind in ("py", "7.0"):
+        node = servers(kind, **directives)
+        replies[kind] = _pipeline_reply(node.port, _GATE_PIPELINES[case], password)
+    assert replies["py"] == replies["7.0"]

@@ -21,6 +21,9 @@ NOT_INT = "ERR value is not an integer or out of range"
 NOT_FLOAT = "ERR value is not a valid float"
 SYNTAX = "ERR syntax error"
 
+# Families whose commands only touch the keyspace (Command.data_only).
+DATA_FAMILIES = frozenset({"string", "list", "hash", "set", "sortedset", "bitmap", "keyspace"})
+
 
 @dataclass(frozen=True)
 class Command:
@@ -30,6 +33,10 @@ class Command:
     flags: frozenset[str]
     categories: frozenset[str]
     is_write: bool
+    # Only reads or writes keys: it cannot change what the dispatcher's refusals depend on
+    # (authentication, ACL users, MULTI, the replica role, loading, min-replicas), so a batch
+    # of such commands may skip re-checking them one by one (see Server.gates_open).
+    data_only: bool = False
 
 
 class Blocked:
@@ -55,7 +62,8 @@ def command(name: str, arity: int, flags: str = "", categories: str = "") -> Cal
         cats.add("write" if "write" in flag_set else "read")
         if "admin" in flag_set:
             cats.update({"admin", "dangerous"})
-        entry = Command(name, func, arity, flag_set, frozenset(cats), "write" in flag_set)
+        data_only = bool(cats & DATA_FAMILIES)
+        entry = Command(name, func, arity, flag_set, frozenset(cats), "write" in flag_set, data_only)
         COMMANDS[name.encode()] = entry
         UPPER[name.upper().encode()] = entry
         return func
