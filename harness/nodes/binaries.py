@@ -75,7 +75,8 @@ def read_version(path: str, timeout: float = 10.0) -> str:
         raise BinaryError(f"{path}: `--version` did not answer within {timeout:.0f} s") from None
     match = _VERSION_RE.search(result.stdout + result.stderr)
     if not match:
-        shown = (result.stdout + result.stderr).decode(errors="replace").strip()[:200]
+        printed = (result.stdout + result.stderr).decode(errors="replace").strip()
+        shown = (printed.splitlines() or [""])[0][:200]
         raise BinaryError(
             f"{path} is not a redis-server: `{path} --version` printed {shown!r} "
             "(expected 'Redis server v=X.Y.Z ...')"

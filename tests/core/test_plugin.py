@@ -48,7 +48,7 @@ def test_not_a_redis_server_is_a_usage_error(pytester: pytest.Pytester) -> None:
 def test_no_matching_server_skips_with_the_reason(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_x=SUITE)
     result = pytester.runpytest("--server", "1.0", "-rs", "-p", "no:cacheprovider")
-    result.stdout.fnmatch_lines(["*no Redis server to test*python -m harness doctor*"])
+    result.stdout.fnmatch_lines(["*no Redis server to test*no target matches --server 1.0 (found: *redis-*)*python -m harness doctor*"])
     result.assert_outcomes(skipped=1)
 
 
