@@ -26,7 +26,10 @@ def build_config(argv: list[str]) -> tuple[Config, str | None]:
     if conf_path is not None:
         config.load_file(conf_path)
     for name, values in directives:
-        config.set_directive(name, values, from_file=True)
+        try:
+            config.set_directive(name, values, from_file=True)
+        except ConfigError as exc:
+            raise ConfigError(f"in the command line arguments: >>> '{name} {' '.join(values)}' {exc}") from None
     config.sync_default_user()
     return config, conf_path
 

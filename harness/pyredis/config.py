@@ -89,6 +89,17 @@ _INT_KEYS = {
     "timeout", "tcp-keepalive", "hz", "maxclients", "replica-announce-port", "replica-priority",
     "shutdown-timeout",
 }
+# Bounds redis-server enforces (its numeric config table); outside them it refuses to start.
+_INT_MAX = 2**31 - 1
+_INT_RANGES = {
+    "port": (0, 65535), "replica-announce-port": (0, 65535), "databases": (1, _INT_MAX),
+    "repl-timeout": (1, _INT_MAX), "repl-ping-replica-period": (1, _INT_MAX),
+    "repl-backlog-ttl": (0, _INT_MAX), "repl-diskless-sync-delay": (0, _INT_MAX),
+    "repl-diskless-sync-max-replicas": (0, _INT_MAX), "min-replicas-to-write": (0, _INT_MAX),
+    "min-replicas-max-lag": (0, _INT_MAX), "timeout": (0, _INT_MAX), "tcp-keepalive": (0, _INT_MAX),
+    "hz": (0, _INT_MAX), "maxclients": (1, _INT_MAX), "replica-priority": (0, _INT_MAX),
+    "shutdown-timeout": (0, _INT_MAX),
+}
 # Cannot change at runtime (CONFIG SET answers with Redis's immutable-config error).
 IMMUTABLE = {"port", "databases", "daemonize", "pidfile", "enable-debug-command", "bind"}
 
@@ -293,9 +304,12 @@ class Config:
                 raise ConfigError("argument must be 'yes' or 'no'")
         elif name in _INT_KEYS:
             try:
-                int(value)
+                number = int(value)
             except ValueError:
                 raise ConfigError("argument couldn't be parsed into an integer") from None
+            low, high = _INT_RANGES.get(name, (-(2**63), 2**63 - 1))
+            if not low <= number <= high:
+                raise ConfigError(f"argument must be between {low} and {high} inclusive")
         elif name == "appendonly" and value != "no":
             raise ConfigError("appendonly yes is not supported by the Python node")
         elif name == "enable-debug-command" and value.lower() not in ("yes", "no", "local"):

@@ -23,6 +23,18 @@ def test_bad_conf_exits_non_zero_with_message(tmp_path):
     assert missing.returncode == 1 and "can't open config file" in missing.stderr
 
 
+def test_out_of_range_numbers_are_refused_as_redis_server_does(tmp_path):
+    conf = tmp_path / "range.conf"
+    conf.write_text("repl-timeout 0\n")
+    proc = _run([str(conf)], tmp_path)
+    assert proc.returncode == 1
+    assert "line 1" in proc.stderr and "argument must be between 1 and 2147483647 inclusive" in proc.stderr
+    argv = _run(["--port", "70000"], tmp_path)
+    assert argv.returncode == 1
+    assert ">>> 'port 70000' argument must be between 0 and 65535 inclusive" in argv.stderr
+    assert "Traceback" not in proc.stderr + argv.stderr
+
+
 def test_port_option_before_conf_and_include(tmp_path):
     base = tmp_path / "base.conf"
     base.write_text('save ""\nsome-future-directive yes\nrequirepass pw\n')
