@@ -104,58 +104,47 @@ class Client(asyncio.Protocol):
         try:
             while not self.blocked and not self.closing and not self.close_after_reply:
                 batch = parse_fast(data, pos) if data else None
-                if batch:
-                    for args, end in batch:
-                        pos = end
-                        cmd = lookup(args[0]) if open_gates else None
-                        if cmd is not None and cmd.data_only and (
-                            len(args) == cmd.arity if cmd.arity > 0 else len(args) >= -cmd.arity
-                        ):
-                            # What execute() would do once its refusals are known not to apply.
-                            server.stat_commands += 1
-                            self.last_cmd = cmd.name
-                            reply = call(self, cmd, args)
-                        else:
-                            reply = execute(self, args)
-                            resp.STATE.proto = self.proto
-                            open_gates = server.gates_open(self)
-                        if reply is None:
-                            continue
-                        if isinstance(reply, Blocked):
-                            self.block(reply)
-                            break
-                        out.append(reply)
-                        if self.close_after_reply:
-                            pos = len(buf)
-                            break
-                    continue
-                try:
-                    parsed, new_pos = parse_command(buf, pos)
-                except ProtocolError as exc:
-                    out.append(resp.error(f"ERR Protocol error: {exc}"))
-                    server.log.verbose(f"Protocol error ({exc}) from client: id={self.id} addr={self.addr}")
-                    self.close_after_reply = True
-                    pos = len(buf)
-                    break
-                if parsed is None:
-                    break
-                pos = new_pos
-                if not parsed:
-                    if self.replica is not None:
-                        self.replica.ack_time = time.time()
-                    continue
-                reply = execute(self, parsed)
-                resp.STATE.proto = self.proto
-                open_gates = server.gates_open(self)
-                if reply is None:
-                    continue
-                if isinstance(reply, Blocked):
-                    self.block(reply)
-                    break
-                out.append(reply)
-                if self.close_after_reply:
-                    pos = len(buf)
-                    break
+                if not batch:
+                    # Inline commands, partial or malformed input: the exact parser, one at a time.
+                    try:
+                        parsed, new_pos = parse_command(buf, pos)
+                    except ProtocolError as exc:
+                        out.append(resp.error(f"ERR Protocol error: {exc}"))
+                        server.log.verbose(f"Protocol error ({exc}) from client: id={self.id} addr={self.addr}")
+                        self.close_after_reply = True
+                        pos = len(buf)
+                        break
+                    if parsed is None:
+                        break
+                    if not parsed:  # an empty line is skipped; from a replica it is a keepalive
+                        pos = new_pos
+                        if self.replica is not None:
+                            self.replica.ack_time = time.time()
+                        continue
+                    batch = [(parsed, new_pos)]
+                for args, end in batch:
+                    pos = end
+                    cmd = lookup(args[0]) if open_gates else None
+                    if cmd is not None and cmd.data_only and (
+                        len(args) == cmd.arity if cmd.arity > 0 else len(args) >= -cmd.arity
+                    ):
+                        # What execute() would do once its refusals are known not to apply.
+                        server.stat_commands += 1
+                        self.last_cmd = cmd.name
+                        reply = call(self, cmd, args)
+                    else:
+                        reply = execute(self, args)
+                        resp.STATE.proto = self.proto
+                        open_gates = server.gates_open(self)
+                    if reply is None:
+                        continue
+                    if isinstance(reply, Blocked):
+                        self.block(reply)
+                        break
+                    out.append(reply)
+                    if self.close_after_reply:
+                        pos = len(buf)
+                        break
         finally:
             if pos:
                 del buf[:pos]
