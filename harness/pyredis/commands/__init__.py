@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 
 class CommandError(Exception):
@@ -69,6 +69,23 @@ def command(name: str, arity: int, flags: str = "", categories: str = "") -> Cal
         return func
 
     return register
+
+
+_V = TypeVar("_V")
+
+
+def typed_lookup(db: Any, key: bytes, kind: type[_V], write: bool = False) -> _V | None:
+    """The key's value if it holds `kind`, None if absent, WRONGTYPE for any other type.
+
+    Redis's lookupKeyRead/lookupKeyWrite followed by checkType: a write lookup may delete an
+    expired key first, a read one only hides it (on a replica).
+    """
+    value = db.lookup_write(key) if write else db.lookup(key)
+    if value is None:
+        return None
+    if type(value) is not kind:
+        raise CommandError(WRONGTYPE)
+    return value
 
 
 def to_int(raw: bytes, message: str = NOT_INT) -> int:

@@ -5,17 +5,12 @@ from __future__ import annotations
 import math
 
 from harness.pyredis import resp
-from harness.pyredis.commands import NOT_INT, WRONGTYPE, CommandError, command, to_float, to_int
+from harness.pyredis.commands import NOT_INT, CommandError, command, to_float, to_int, typed_lookup
 from harness.pyredis.commands.strings import format_long_double
 
 
 def get_hash(db, key: bytes, write: bool = False) -> dict | None:
-    value = db.lookup_write(key) if write else db.lookup(key)
-    if value is None:
-        return None
-    if type(value) is not dict:
-        raise CommandError(WRONGTYPE)
-    return value
+    return typed_lookup(db, key, dict, write)
 
 
 def _create(client, key: bytes) -> dict:

@@ -5,16 +5,11 @@ from __future__ import annotations
 from collections import deque
 
 from harness.pyredis import resp
-from harness.pyredis.commands import SYNTAX, WRONGTYPE, CommandError, command, to_int
+from harness.pyredis.commands import SYNTAX, CommandError, command, to_int, typed_lookup
 
 
 def get_list(db, key: bytes, write: bool = False) -> deque | None:
-    value = db.lookup_write(key) if write else db.lookup(key)
-    if value is None:
-        return None
-    if type(value) is not deque:
-        raise CommandError(WRONGTYPE)
-    return value
+    return typed_lookup(db, key, deque, write)
 
 
 def _push(client, args, left: bool, only_existing: bool) -> bytes:

@@ -5,16 +5,11 @@ from __future__ import annotations
 import random
 
 from harness.pyredis import resp
-from harness.pyredis.commands import WRONGTYPE, CommandError, command, to_int
+from harness.pyredis.commands import CommandError, command, to_int, typed_lookup
 
 
 def get_set(db, key: bytes, write: bool = False) -> set | None:
-    value = db.lookup_write(key) if write else db.lookup(key)
-    if value is None:
-        return None
-    if type(value) is not set:
-        raise CommandError(WRONGTYPE)
-    return value
+    return typed_lookup(db, key, set, write)
 
 
 @command("sadd", -3, "write denyoom fast", "set")

@@ -13,17 +13,13 @@ from harness.pyredis.commands import (
     fmt_float,
     to_float,
     to_int,
+    typed_lookup,
 )
 from harness.pyredis.keyspace import now_ms
 
 
 def get_str(db, key: bytes, write: bool = False) -> bytes | None:
-    value = db.lookup_write(key) if write else db.lookup(key)
-    if value is None:
-        return None
-    if type(value) is not bytes:
-        raise CommandError(WRONGTYPE)
-    return value
+    return typed_lookup(db, key, bytes, write)
 
 
 def _expire_arg(unit: bytes, raw: bytes, name: str) -> int:

@@ -14,17 +14,13 @@ from harness.pyredis.commands import (
     fmt_float,
     to_float,
     to_int,
+    typed_lookup,
 )
 from harness.pyredis.values import ZSet
 
 
 def get_zset(db, key: bytes, write: bool = False) -> ZSet | None:
-    value = db.lookup_write(key) if write else db.lookup(key)
-    if value is None:
-        return None
-    if type(value) is not ZSet:
-        raise CommandError(WRONGTYPE)
-    return value
+    return typed_lookup(db, key, ZSet, write)
 
 
 @command("zadd", -4, "write denyoom fast", "sortedset")
