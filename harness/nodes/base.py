@@ -9,6 +9,7 @@ Backends differ in how they start, signal and inspect a server; everything that 
 from __future__ import annotations
 
 import abc
+import contextlib
 import enum
 import re
 from dataclasses import dataclass, field
@@ -193,6 +194,23 @@ class Node(abc.ABC):
         """Release everything: kill if still running, resume if paused. Idempotent."""
 
     # --- shared behaviour -----------------------------------------------------------------
+    def _send_shutdown(self, save: bool | None, timeout: float) -> str | None:
+        """Send SHUTDOWN [SAVE|NOSAVE]; return its words for the exit wait, or None if not running.
+
+        A paused node is resumed first, or it could never answer. The connection dropping is
+        the success signal (Node.client never retries), so connection errors are expected.
+        """
+        if not self.is_alive():
+            self.state = NodeState.STOPPED
+            return None
+        if self.state is NodeState.PAUSED:
+            self.resume()
+        args = ["SHUTDOWN"] + ([] if save is None else ["SAVE" if save else "NOSAVE"])
+        with contextlib.suppress(redis.ConnectionError, redis.TimeoutError, OSError):
+            with self.client(timeout=timeout) as conn:
+                conn.execute_command(*args)
+        return " ".join(args)
+
     def restart(self, keep_data: bool = True, save: bool | None = None, timeout: float = 20.0) -> None:
         """Stop (if running) and start again on the same port with the same conf file."""
         if self.state is NodeState.PAUSED:

@@ -261,17 +261,10 @@ class ContainerNode(conf.SeedStyleFiles, Node):
             )
 
     def stop(self, save: bool | None = None, timeout: float = 20.0) -> None:
-        if not self.is_alive():
-            self.state = NodeState.STOPPED
+        sent = self._send_shutdown(save, timeout)
+        if sent is None:
             return
-        if self.state is NodeState.PAUSED:
-            self.resume()
-        args = ["SHUTDOWN"] + ([] if save is None else ["SAVE" if save else "NOSAVE"])
-        # The connection dropping is the success signal (Node.client never retries).
-        with contextlib.suppress(redis.ConnectionError, redis.TimeoutError, OSError):
-            with self.client(timeout=timeout) as conn:
-                conn.execute_command(*args)
-        self._wait_exited(timeout, " ".join(args))
+        self._wait_exited(timeout, sent)
         self.state = NodeState.STOPPED
         current_recorder().event("node", "stop", self.name, save=save)
 

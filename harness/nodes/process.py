@@ -137,18 +137,12 @@ class ProcessNode(conf.SeedStyleFiles, Node):
             return False
 
     def stop(self, save: bool | None = None, timeout: float = 20.0) -> None:
-        if not self.is_alive():
-            self.state = NodeState.STOPPED
+        sent = self._send_shutdown(save, timeout)
+        if sent is None:
             return
-        if self.state is NodeState.PAUSED:
-            self.resume()
-        args = ["SHUTDOWN"] + ([] if save is None else ["SAVE" if save else "NOSAVE"])
-        with contextlib.suppress(redis.ConnectionError, redis.TimeoutError, OSError):
-            with self.client(timeout=timeout) as conn:
-                conn.execute_command(*args)
         if not self._wait_exit(timeout):
             self.kill()
-            raise NodeStartError(f"node {self.name} did not exit within {timeout:.0f} s of {' '.join(args)}")
+            raise NodeStartError(f"node {self.name} did not exit within {timeout:.0f} s of {sent}")
         self.state = NodeState.STOPPED
         current_recorder().event("node", "stop", self.name, save=save)
 
