@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from harness.rundir import pid_alive
 from harness.toxiproxy.api import VERSION
 
 USAGE = """\
@@ -125,15 +126,8 @@ def _log_level() -> int:
 
 
 def _parent_alive(pid: int) -> bool:
-    if os.getppid() != pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """Still our parent: once it dies we are re-parented, so the pid alone is not enough."""
+    return os.getppid() == pid and pid_alive(pid)
 
 
 async def _serve(opts: Options) -> int:
