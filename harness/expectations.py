@@ -14,6 +14,12 @@ from harness.nodes.base import ServerBuild
 READONLY_ERROR = "READONLY You can't write against a read only replica."
 NOAUTH_ERROR = "NOAUTH Authentication required."
 WRONGPASS_ERROR = "WRONGPASS invalid username-password pair or user is disabled."
+NOREPLICAS_ERROR = "NOREPLICAS Not enough good replicas to write."
+WAIT_ON_REPLICA_ERROR = (
+    "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a "
+    "replica is configured to be writable (which is not the default) writes to replicas are just "
+    "local and are not propagated."
+)
 
 
 def digest_score_format(build: ServerBuild) -> str:
