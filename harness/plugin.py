@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from harness import config as harness_config
+from harness import interrupts
 from harness.expectations import Expect
 from harness.network import Network
 from harness.nodes.base import HarnessError, ServerBuild
@@ -36,6 +37,8 @@ MARKERS = [
     "family(title): the behaviour family shown as the report's row group (default: module docstring)",
     "slow: takes more than ten seconds",
 ]
+# Whether this configure put the harness's SIGINT handler in place (and unconfigure removes it).
+_INTERRUPTS_KEY = pytest.StashKey[bool]()
 
 
 # --------------------------------------------------------------------------------------- options
@@ -83,6 +86,8 @@ def _cli_values(config: pytest.Config) -> dict[str, Any]:
 def pytest_configure(config: pytest.Config) -> None:
     for line in MARKERS:
         config.addinivalue_line("markers", line)
+    # A Ctrl-C during a client's garbage collection must still stop the run.
+    config.stash[_INTERRUPTS_KEY] = interrupts.install()
     worker = getattr(config, "workerinput", {}).get("workerid", "main")
     cli = _cli_values(config)
     if not cli["seed"] and hasattr(config, "workerinput"):
@@ -106,6 +111,11 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SESSION_KEY] = info
     _register_report_plugin(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if config.stash.get(_INTERRUPTS_KEY, False):
+        interrupts.uninstall()
 
 
 @pytest.hookimpl(optionalhook=True)
