@@ -61,6 +61,14 @@ class Expect:
         return 9
 
     @property
+    def master_link_obeys_query_buffer_limit(self) -> bool:
+        """As a replica, 6.2 holds its master link to client-query-buffer-limit: one command
+        from the master larger than the limit closes the link ("Closing client that reached
+        max query buffer length", flags=M) and costs a resync (seen on 6.2.14). 7.0 exempts
+        the master link (checklist item 72)."""
+        return not self.build.at_least(7)
+
+    @property
     def first_sync_counts_partial_err(self) -> bool:
         """A fresh replica PSYNCs with its own random id, which the master counts as
         sync_partial_err (every supported version; only `PSYNC ? -1` is exempt)."""

@@ -7,8 +7,12 @@ and the replica's applied offset must equal the master's.
 
 from __future__ import annotations
 
+import time
+
 from harness.capture import assert_same_data
+from harness.expectations import Expect
 from harness.ledger import SyncWatch
+from harness.waits import wait_until
 
 
 def test_every_write_type_reaches_the_replica(server, topology_factory) -> None:
@@ -91,3 +95,49 @@ def test_offsets_advance_by_the_bytes_of_the_stream(server, topology_factory) ->
     set_bytes = len(b"*3\r\n$3\r\nSET\r\n$5\r\nafter\r\n$1\r\n1\r\n")
     assert after - before in (set_bytes, set_bytes + 23)
     assert r1.info("replication")["slave_repl_offset"] == after
+
+
+def test_lazy_expire_del_reaches_the_replica_before_the_write_that_reuses_the_key(
+    server, topology_factory
+) -> None:
+    """A key that expired unseen is deleted on the replica before the write that recreates it with another type"""
+    topo = topology_factory("m <- r1")
+    m, r1 = topo["m"], topo["r1"]
+    w = m.client()
+    w.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")  # only a lookup may expire it now
+    w.set("reused", "a string")
+    w.pexpire("reused", 1)
+    expired_after = time.time() + 0.005
+    topo.wait_in_sync()
+    # Wait on the clock, not on the key: reading the key would expire it by itself.
+    wait_until(time.time, lambda now: now > expired_after, timeout=5, what="the key's 1 ms TTL to pass")
+
+    assert w.rpush("reused", "a list now") == 1  # the write's lookup expires the string first
+    assert w.execute_command("WAIT", 1, 5000) == 1
+    topo.wait_in_sync()
+    assert r1.client().type("reused") == "list"
+    assert r1.client().lrange("reused", 0, -1) == ["a list now"]
+    assert r1.client().ttl("reused") == -1
+    assert_same_data(m, r1)
+
+
+def test_replica_query_buffer_limit_and_its_master_link(server, topology_factory, recorder) -> None:
+    """A value larger than the replica's client-query-buffer-limit arrives without dropping the link (6.2: drop and full resync)"""
+    topo = topology_factory("m <- r1", directives={"m": [("client-query-buffer-limit", "2mb")],
+                                                   "r1": [("client-query-buffer-limit", "1mb")]})
+    m, r1 = topo["m"], topo["r1"]
+    watch = SyncWatch(m, "a value past the replica's query buffer limit")
+    big = "q" * (1024 * 1024 + 100 * 1024)  # more than the 1 MB backlog too: no partial resync
+    m.client().set("big", big)
+    topo.wait_in_sync()
+
+    assert r1.client().strlen("big") == len(big)
+    delta = watch.delta()
+    if Expect(server.replica).master_link_obeys_query_buffer_limit:
+        assert "Closing client that reached max query buffer length" in r1.log_text()
+        assert (delta.full, delta.partial_ok) == (1, 0), f"6.2 re-fetches the value by a full sync: {delta}"
+        recorder.hazard(f"{server.replica.label} replica closed its master link on a {len(big)}-byte value "
+                        "over its 1 MB client-query-buffer-limit and needed a full resync (7.0 exempts the master link)")
+    else:
+        assert (delta.full, delta.partial_ok) == (0, 0), f"the link must not have dropped: {delta}"
+        assert "max query buffer length" not in r1.log_text()
