@@ -11,6 +11,7 @@ import heapq
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from harness.pyredis.values import Value, ZSet
 
@@ -91,6 +92,8 @@ class Database:
         if not keep_ttl:
             self.expires.pop(key, None)
         self.touch(key)
+        if self.owner.blocked and type(value) is deque:  # a client may be parked on this key
+            self.owner.list_created(self, key)
 
     def delete(self, key: bytes) -> bool:
         if key in self.data:
@@ -159,6 +162,10 @@ class Keyspace:
         self.is_replica_applying: Callable[[], bool] = lambda: False
         self.may_expire: Callable[[], bool] = lambda: True
         self.propagate_expire: Callable[[int, bytes], None] = lambda db, key: None
+        # Keys clients are parked on (BLPOP & co.), shared with harness.pyredis.blocking, and
+        # what Database.set calls when one of them is created as a list.
+        self.blocked: dict[tuple[int, bytes], Any] = {}
+        self.list_created: Callable[[Database, bytes], None] = lambda db, key: None
 
     def flushall(self) -> None:
         for db in self.dbs:

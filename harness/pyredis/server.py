@@ -239,12 +239,14 @@ class Server:
         self.config_file: str | None = None
         self.done = asyncio.Event()
         load_all()
+        from harness.pyredis.blocking import BlockingPops
         from harness.pyredis.persistence import Persistence
         from harness.pyredis.replication.master import MasterSide
         from harness.pyredis.replication.replica import ReplicaSide
 
         self.repl = MasterSide(self)
         self.replica_side = ReplicaSide(self)
+        self.blocking = BlockingPops(self)
         self.persistence = Persistence(self)
         self.keyspace.is_replica_applying = lambda: self.replica_side.applying
         self.keyspace.may_expire = lambda: not self.replica_side.is_replica()
@@ -378,8 +380,11 @@ class Server:
             else:
                 for argv in rewrites:
                     self.also_propagate(client.db.index, argv)
-        if self.call_depth == 0 and self.pending_propagate:
-            self.flush_propagate(client)
+        if self.call_depth == 0:
+            if self.pending_propagate:
+                self.flush_propagate(client)
+            if self.blocking.ready:  # after the command (or the whole EXEC), as Redis does
+                self.blocking.serve_ready()
         return reply
 
     def also_propagate(self, db: int, argv: list[bytes]) -> None:
@@ -408,6 +413,8 @@ class Server:
     # --- lifecycle ----------------------------------------------------------------------------
     def client_gone(self, client: Client) -> None:
         self.clients.pop(client.id, None)
+        if client.blocked:
+            self.blocking.client_gone(client)
         for db, key in client.watched:
             watchers = db.watchers.get(key)
             if watchers:

@@ -251,3 +251,22 @@ def test_pipelined_refusals_match_real_redis(servers, case):
         node = servers(kind, **directives)
         replies[kind] = _pipeline_reply(node.port, _GATE_PIPELINES[case], password)
     assert replies["py"] == replies["7.0"]
+
+
+# Blocking list commands where they must not block: inside MULTI, with data, with bad input.
+_BLOCKING_PIPELINES = {
+    "in-multi": [["MULTI"], ["BLPOP", "e", "0"], ["BRPOP", "e", "0"], ["BLMOVE", "e", "d", "LEFT", "LEFT", "0"],
+                 ["BRPOPLPUSH", "e", "d", "0"], ["EXEC"]],
+    "with-data": [["RPUSH", "l", "a", "b", "c"], ["BLPOP", "none", "l", "0"], ["BRPOP", "l", "0"],
+                  ["BLMOVE", "l", "l", "LEFT", "RIGHT", "0"], ["LRANGE", "l", "0", "-1"],
+                  ["BRPOPLPUSH", "l", "l2", "0"], ["EXISTS", "l"]],
+    "bad-input": [["SET", "s", "x"], ["BLPOP", "none", "s", "0"], ["BLPOP", "l", "-1"], ["BLPOP", "l", "abc"],
+                  ["BLMOVE", "l", "d", "UP", "LEFT", "0"], ["RPUSH", "l", "a"], ["BLMOVE", "l", "s", "LEFT", "LEFT", "0"],
+                  ["LLEN", "l"], ["BLPOP", "l"]],
+}
+
+
+@pytest.mark.parametrize("case", sorted(_BLOCKING_PIPELINES))
+def test_blocking_commands_that_need_not_block_match_real_redis(servers, case):
+    replies = {kind: _pipeline_reply(servers(kind).port, _BLOCKING_PIPELINES[case], None) for kind in ("py", "7.0")}
+    assert replies["py"] == replies["7.0"]

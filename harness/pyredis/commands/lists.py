@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 from harness.pyredis import resp
-from harness.pyredis.commands import SYNTAX, CommandError, command, to_int, typed_lookup
+from harness.pyredis.blocking import Pop, parse_timeout
+from harness.pyredis.commands import SYNTAX, Blocked, CommandError, command, to_int, typed_lookup
 
 
 def get_list(db, key: bytes, write: bool = False) -> deque | None:
@@ -198,17 +200,16 @@ def ltrim(client, args):
     return resp.OK
 
 
-def _lmove(client, src_key: bytes, dst_key: bytes, src_left: bool, dst_left: bool) -> bytes:
-    db = client.db
+def move_element(db, src_key: bytes, dst_key: bytes, src_left: bool, dst_left: bool) -> bytes:
+    """Pop one end of `src_key` and push it on `dst_key` (LMOVE's work); `src_key` must hold a list.
+
+    The source is deleted only after the push, so moving within one single-element list
+    rotates it instead of losing the key.
+    """
     src = get_list(db, src_key, write=True)
-    if src is None:
-        return resp.null()
+    assert src
     dst = get_list(db, dst_key, write=True)
     value = src.popleft() if src_left else src.pop()
-    if not src:
-        db.delete(src_key)
-    else:
-        db.touch(src_key)
     if dst is None:
         dst = deque()
         db.set(dst_key, dst)
@@ -218,8 +219,27 @@ def _lmove(client, src_key: bytes, dst_key: bytes, src_left: bool, dst_left: boo
         dst.appendleft(value)
     else:
         dst.append(value)
+    if not src:
+        db.delete(src_key)
+    elif src is not dst:
+        db.touch(src_key)
+    return value
+
+
+def _lmove(client, src_key: bytes, dst_key: bytes, src_left: bool, dst_left: bool) -> bytes:
+    if get_list(client.db, src_key, write=True) is None:
+        return resp.null()
+    value = move_element(client.db, src_key, dst_key, src_left, dst_left)
     client.server.dirty += 1
     return resp.bulk(value)
+
+
+def _where(raw: bytes) -> bool:
+    """LEFT → True, RIGHT → False (any case); anything else is a syntax error."""
+    where = raw.lower()
+    if where not in (b"left", b"right"):
+        raise CommandError(SYNTAX)
+    return where == b"left"
 
 
 @command("rpoplpush", 3, "write denyoom", "list")
@@ -229,13 +249,46 @@ def rpoplpush(client, args):
 
 @command("lmove", 5, "write denyoom", "list")
 def lmove(client, args):
-    where = []
-    for raw in args[3:5]:
-        w = raw.lower()
-        if w not in (b"left", b"right"):
-            raise CommandError(SYNTAX)
-        where.append(w == b"left")
-    return _lmove(client, args[1], args[2], where[0], where[1])
+    return _lmove(client, args[1], args[2], _where(args[3]), _where(args[4]))
+
+
+# --- blocking forms (parking and serving live in harness.pyredis.blocking) -------------------
+def _pop_or_park(client, keys: list[bytes], raw_timeout: bytes, pop: Pop, null_reply: bytes) -> Any:
+    """The plain pop when a key has data; else park the client (null_reply: what EXEC gets)."""
+    timeout = parse_timeout(raw_timeout)
+    db = client.db
+    for key in keys:  # in order: the first non-empty list serves, a non-list is WRONGTYPE
+        if get_list(db, key, write=True):
+            reply, argv = pop.run(db, key)
+            client.server.dirty += 1
+            client.rewrites = [argv]  # replicas get the plain command, never the blocking one
+            return reply
+    if client.server.call_depth > 1:  # inside EXEC a blocking command never blocks
+        return null_reply
+    # A timeout answers a null array for every list command, BLMOVE included (as Redis does).
+    return Blocked(client.server.blocking.park(client, keys, pop, timeout, resp.null_array()))
+
+
+@command("blpop", -3, "write noscript", "list")
+def blpop(client, args):
+    return _pop_or_park(client, args[1:-1], args[-1], Pop(left=True, plain_name=b"LPOP"), resp.null_array())
+
+
+@command("brpop", -3, "write noscript", "list")
+def brpop(client, args):
+    return _pop_or_park(client, args[1:-1], args[-1], Pop(left=False, plain_name=b"RPOP"), resp.null_array())
+
+
+@command("brpoplpush", 4, "write denyoom noscript", "list")
+def brpoplpush(client, args):
+    pop = Pop(left=False, destination=args[2], push_left=True, plain_name=b"RPOPLPUSH")
+    return _pop_or_park(client, [args[1]], args[3], pop, resp.null())
+
+
+@command("blmove", 6, "write denyoom noscript", "list")
+def blmove(client, args):
+    pop = Pop(left=_where(args[3]), destination=args[2], push_left=_where(args[4]), plain_name=b"LMOVE")
+    return _pop_or_park(client, [args[1]], args[5], pop, resp.null())
 
 
 @command("linsert", 5, "write denyoom", "list")

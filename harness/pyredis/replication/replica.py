@@ -66,6 +66,10 @@ class ReplicaSide:
             self.cached = (repl.replid, repl.offset, 0)
         elif from_config and self.cached is None and repl.backlog is not None:
             self.cached = (repl.replid, repl.offset, 0)
+        if not from_config:
+            from harness.pyredis.blocking import UNBLOCKED_BY_ROLE_CHANGE
+
+            server.blocking.release_all(UNBLOCKED_BY_ROLE_CHANGE)  # clients blocked on a master, now replica
         self.master_host = host
         self.master_port = port
         self.down_since = None

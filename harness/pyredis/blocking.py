@@ -1,0 +1,169 @@
+"""Clients blocked in BLPOP / BRPOP / BLMOVE / BRPOPLPUSH, and serving them when a list appears.
+
+As in Redis, a blocking pop that finds data behaves like its plain form, and one that does not
+parks the client until a command creates one of its keys as a list. Parked clients are served
+after that command has finished (and after EXEC, not inside it), oldest first, each by the
+plain command it amounts to; that plain command is what the replicas receive, never the
+blocking one (BLPOP → LPOP, BRPOPLPUSH → RPOPLPUSH, BLMOVE → LMOVE: checklist items 7–16).
+A master that turns into a replica releases every parked client with Redis's UNBLOCKED error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from harness.pyredis import resp
+from harness.pyredis.commands import CommandError
+
+if TYPE_CHECKING:
+    from harness.pyredis.keyspace import Database
+    from harness.pyredis.server import Client, Server
+
+UNBLOCKED_BY_ROLE_CHANGE = "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)"
+
+
+@dataclass(eq=False)
+class Pop:
+    """What one blocking command will do once a key holds a list: pop one side, maybe push."""
+
+    left: bool  # pop from the head (BLPOP, BLMOVE LEFT ...) or the tail
+    destination: bytes | None = None  # BLMOVE / BRPOPLPUSH
+    push_left: bool = True
+    plain_name: bytes = b"LPOP"  # the command replicas get: LPOP, RPOP, LMOVE or RPOPLPUSH
+
+    def run(self, db: Database, key: bytes) -> tuple[bytes, list[bytes]]:
+        """Pop (and push) now; returns the client's reply and the argv to propagate."""
+        from harness.pyredis.commands.lists import get_list, move_element
+
+        if self.destination is None:
+            lst = get_list(db, key, write=True)
+            assert lst
+            value = lst.popleft() if self.left else lst.pop()
+            if lst:
+                db.touch(key)
+            else:
+                db.delete(key)
+            return resp.array([key, value]), [self.plain_name, key]
+        value = move_element(db, key, self.destination, self.left, self.push_left)
+        argv = [self.plain_name, key, self.destination]
+        if self.plain_name == b"LMOVE":
+            argv += [b"LEFT" if self.left else b"RIGHT", b"LEFT" if self.push_left else b"RIGHT"]
+        return resp.bulk(value), argv
+
+
+@dataclass(eq=False)
+class Waiter:
+    client: Client
+    db: Database
+    keys: list[bytes]
+    pop: Pop
+    future: asyncio.Future[bytes] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+def parse_timeout(raw: bytes) -> float:
+    """Seconds as Redis reads them for blocking commands (a double since 6.0; 0 = for ever)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise CommandError("ERR timeout is not a float or out of range") from None
+    if math.isnan(value) or math.isinf(value):
+        raise CommandError("ERR timeout is not a float or out of range")
+    if value < 0:
+        raise CommandError("ERR timeout is negative")
+    return value
+
+
+class BlockingPops:
+    """The parked clients of one server, by (db index, key), oldest first."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        # Shared with the keyspace (never rebound), so Database.set sees at no cost whether
+        # anybody waits at all.
+        self.by_key: dict[tuple[int, bytes], deque[Waiter]] = server.keyspace.blocked
+        self.ready: list[tuple[Database, bytes]] = []  # keys created as lists since the last serve
+        server.keyspace.list_created = self._list_created
+
+    def has_waiters(self) -> bool:
+        return bool(self.by_key)
+
+    def _list_created(self, db: Database, key: bytes) -> None:
+        if (db.index, key) in self.by_key:
+            self.ready.append((db, key))
+
+    async def park(self, client: Client, keys: list[bytes], pop: Pop, timeout: float, null_reply: bytes) -> bytes:
+        """Wait for one of `keys` to become a list (or the timeout); returns the reply."""
+        waiter = Waiter(client, client.db, keys, pop)
+        for key in keys:
+            self.by_key.setdefault((client.db.index, key), deque()).append(waiter)
+        try:
+            if timeout > 0:
+                return await asyncio.wait_for(asyncio.shield(waiter.future), timeout)
+            return await waiter.future
+        except TimeoutError:
+            return waiter.future.result() if waiter.future.done() else null_reply
+        finally:
+            self._forget(waiter)
+
+    def _forget(self, waiter: Waiter) -> None:
+        for key in waiter.keys:
+            queue = self.by_key.get((waiter.db.index, key))
+            if queue is None:
+                continue
+            if waiter in queue:
+                queue.remove(waiter)
+            if not queue:
+                del self.by_key[(waiter.db.index, key)]
+
+    def serve_ready(self) -> None:
+        """Serve parked clients whose keys now hold lists; called when no command is running."""
+        from harness.pyredis.commands.lists import get_list
+
+        while self.ready:
+            ready, self.ready = self.ready, []
+            for db, key in ready:
+                queue = self.by_key.get((db.index, key))
+                while queue:
+                    try:
+                        lst = get_list(db, key, write=True)
+                    except CommandError:
+                        break  # replaced by another type since it was created
+                    if not lst:
+                        break
+                    waiter = queue.popleft()
+                    self._forget(waiter)
+                    if waiter.future.done() or waiter.client.closing:
+                        continue
+                    self._serve(waiter, db, key)
+
+    def _serve(self, waiter: Waiter, db: Database, key: bytes) -> None:
+        server = self.server
+        try:
+            reply, argv = waiter.pop.run(db, key)
+        except CommandError as exc:  # e.g. BLMOVE to a destination that is no list
+            waiter.future.set_result(resp.error(str(exc)))
+            return
+        server.dirty += 1
+        if server.repl.backlog is not None:
+            server.also_propagate(db.index, argv)
+            server.flush_propagate(waiter.client)
+        waiter.future.set_result(reply)
+
+    def release_all(self, error: str) -> None:
+        """Fail every parked client (a master becoming a replica)."""
+        waiters = {id(w): w for queue in self.by_key.values() for w in queue}
+        self.by_key.clear()
+        for waiter in waiters.values():
+            if not waiter.future.done():
+                waiter.future.set_result(resp.error(error))
+
+    def client_gone(self, client: Any) -> None:
+        for queue in list(self.by_key.values()):
+            for waiter in [w for w in queue if w.client is client]:
+                self._forget(waiter)
+                if not waiter.future.done():
+                    waiter.future.cancel()
