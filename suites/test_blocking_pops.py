@@ -1,0 +1,127 @@
+"""Blocking pops: BLPOP, BRPOP, BRPOPLPUSH and BLMOVE reach replicas as their plain forms.
+
+A master never sends a blocking command down the stream: a pop that finds data, or a parked
+client served when another client pushes, is propagated as LPOP / RPOP / RPOPLPUSH / LMOVE
+(checklist items 7–16), so a replica never blocks on its master's link. A master that is
+turned into a replica releases its parked clients with the UNBLOCKED error (item 17).
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from harness.capture import assert_same_data
+from harness.expectations import UNBLOCKED_ERROR
+from harness.pyredis.resp import command
+from harness.stream_tap import StreamTap
+from harness.waits import wait_until
+
+
+class ParkedClient:
+    """A raw connection that sends one blocking command and reads its reply later."""
+
+    def __init__(self, node, *args: str) -> None:
+        self.sock = socket.create_connection((node.host, node.port), timeout=10)
+        self.sock.sendall(command([a.encode() for a in args]))
+
+    def reply(self, expected_size: int) -> bytes:
+        data = b""
+        while len(data) < expected_size:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        self.sock.close()
+        return data
+
+
+def _wait_parked(node, count: int = 1) -> None:
+    wait_until(lambda: node.info("clients")["blocked_clients"], lambda n: n == count, timeout=10,
+               what=f"{count} client(s) parked on {node.name}")
+
+
+def _plain(tap: StreamTap, name: bytes) -> list[bytes]:
+    tap.read_until(lambda c: c[0].upper() == name, f"{name.decode()} in the stream")
+    return next(c for c in tap.commands if c[0].upper() == name)
+
+
+def test_pops_that_find_data_are_propagated_as_plain_pops(server, topology_factory) -> None:
+    """BLPOP, BRPOP, BRPOPLPUSH, BLMOVE on non-empty lists: the stream carries LPOP, RPOP, RPOPLPUSH, LMOVE"""
+    topo = topology_factory("m <- r1")
+    m, r1 = topo["m"], topo["r1"]
+    w = m.client()
+    with StreamTap(m) as tap:
+        w.rpush("src", "a", "b", "c", "d", "e")
+        assert w.blpop(["src"], 1) == ("src", "a")
+        assert w.brpop(["src"], 1) == ("src", "e")
+        assert w.brpoplpush("src", "dst", 1) == "d"
+        assert w.blmove("src", "dst", 1, "LEFT", "RIGHT") == "b"
+        tap.read_until(lambda c: c[0].upper() == b"LMOVE", "LMOVE in the stream")
+    assert tap.names() == ["RPUSH", "LPOP", "RPOP", "RPOPLPUSH", "LMOVE"]
+    assert [c[1:] for c in tap.commands if c[0].upper() == b"LMOVE"] == [[b"src", b"dst", b"LEFT", b"RIGHT"]]
+    topo.wait_in_sync()
+    assert r1.client().lrange("src", 0, -1) == ["c"]
+    assert r1.client().lrange("dst", 0, -1) == ["d", "b"]
+    assert_same_data(m, r1)
+
+
+@pytest.mark.parametrize(
+    "blocking, plain, reply",
+    [
+        (["BLPOP", "q", "10"], b"LPOP", b"*2\r\n$1\r\nq\r\n$1\r\na\r\n"),
+        (["BRPOPLPUSH", "q", "dst", "10"], b"RPOPLPUSH", b"$1\r\nb\r\n"),
+        (["BLMOVE", "q", "dst", "RIGHT", "LEFT", "10"], b"LMOVE", b"$1\r\nb\r\n"),
+    ],
+    ids=["blpop", "brpoplpush", "blmove"],
+)
+def test_parked_client_served_by_a_push_is_propagated_as_the_plain_pop(
+    server, topology_factory, blocking, plain, reply
+) -> None:
+    """A client parked on an empty list is served by another client's push; the stream carries the push, then the plain pop"""
+    topo = topology_factory("m <- r1")
+    m, r1 = topo["m"], topo["r1"]
+    with StreamTap(m) as tap:
+        parked = ParkedClient(m, *blocking)
+        _wait_parked(m)
+        assert m.client().rpush("q", "a", "b") == 2
+        assert parked.reply(len(reply)) == reply
+        served = _plain(tap, plain)
+    assert tap.names() == ["RPUSH", plain.decode()]
+    assert served[1] == b"q"
+    assert m.info("clients")["blocked_clients"] == 0
+    topo.wait_in_sync()
+    assert r1.client().llen("q") == 1
+    assert_same_data(m, r1)
+
+
+def test_parked_client_times_out_with_a_null_reply(server, topology_factory) -> None:
+    """BLPOP and BLMOVE that wait out their timeout answer a null array, and nothing is propagated"""
+    topo = topology_factory("m <- r1")
+    m = topo["m"]
+    offset = m.info("replication")["master_repl_offset"]
+    started = time.monotonic()
+    assert ParkedClient(m, "BLPOP", "nothing", "0.3").reply(5) == b"*-1\r\n"
+    assert time.monotonic() - started >= 0.25
+    # The timeout reply of every list command is the null array, BLMOVE's too (not a null bulk).
+    assert ParkedClient(m, "BLMOVE", "nothing", "dst", "LEFT", "LEFT", "0.2").reply(5) == b"*-1\r\n"
+    assert m.client().exists("nothing", "dst") == 0
+    topo.wait_in_sync()
+    # Only PINGs may have moved the offset (14 bytes each); no pop was ever propagated.
+    assert (m.info("replication")["master_repl_offset"] - offset) % 14 == 0
+
+
+def test_master_turned_replica_releases_parked_clients(server, topology_factory) -> None:
+    """Clients parked on a master get the UNBLOCKED error when it is made a replica"""
+    topo = topology_factory("m <- r1")
+    topo.add_node("m2", role="master")
+    m = topo["m"]
+    parked = ParkedClient(m, "BLPOP", "q", "0")
+    _wait_parked(m)
+
+    assert topo.replicaof("m", "m2") == "OK"
+    expected = f"-{UNBLOCKED_ERROR}\r\n".encode()
+    assert parked.reply(len(expected)) == expected
+    assert m.info("clients")["blocked_clients"] == 0
