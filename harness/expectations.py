@@ -70,6 +70,13 @@ class Expect:
         return not self.build.at_least(7)
 
     @property
+    def served_blmove_propagates_lowercase_directions(self) -> bool:
+        """A BLMOVE parked and served later goes down the stream as `LMOVE src dst left right`
+        in lower case up to 7.0 (Redis's shared strings); 7.2+ re-runs the client's command, so
+        the stream keeps the client's spelling (seen on 6.2.14, 7.0.15 and 8.2.3)."""
+        return not self.build.at_least(7, 2)
+
+    @property
     def first_sync_counts_partial_err(self) -> bool:
         """A fresh replica PSYNCs with its own random id, which the master counts as
         sync_partial_err (every supported version; only `PSYNC ? -1` is exempt)."""

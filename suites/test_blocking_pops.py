@@ -19,6 +19,8 @@ from harness.pyredis.resp import command
 from harness.stream_tap import StreamTap
 from harness.waits import wait_until
 
+DIRECTIONS = [("LEFT", "LEFT"), ("LEFT", "RIGHT"), ("RIGHT", "LEFT"), ("RIGHT", "RIGHT")]
+
 
 class ParkedClient:
     """A raw connection that sends one blocking command and reads its reply later."""
@@ -49,7 +51,7 @@ def _plain(tap: StreamTap, name: bytes) -> list[bytes]:
 
 
 def test_pops_that_find_data_are_propagated_as_plain_pops(server, topology_factory) -> None:
-    """BLPOP, BRPOP, BRPOPLPUSH, BLMOVE on non-empty lists: the stream carries LPOP, RPOP, RPOPLPUSH, LMOVE"""
+    """BLPOP, BRPOP, BRPOPLPUSH, BLMOVE (four directions) on non-empty lists: the stream carries LPOP, RPOP, RPOPLPUSH, LMOVE"""
     topo = topology_factory("m <- r1")
     m, r1 = topo["m"], topo["r1"]
     w = m.client()
@@ -58,13 +60,39 @@ def test_pops_that_find_data_are_propagated_as_plain_pops(server, topology_facto
         assert w.blpop(["src"], 1) == ("src", "a")
         assert w.brpop(["src"], 1) == ("src", "e")
         assert w.brpoplpush("src", "dst", 1) == "d"
-        assert w.blmove("src", "dst", 1, "LEFT", "RIGHT") == "b"
-        tap.read_until(lambda c: c[0].upper() == b"LMOVE", "LMOVE in the stream")
-    assert tap.names() == ["RPUSH", "LPOP", "RPOP", "RPOPLPUSH", "LMOVE"]
-    assert [c[1:] for c in tap.commands if c[0].upper() == b"LMOVE"] == [[b"src", b"dst", b"LEFT", b"RIGHT"]]
+        w.rpush("src", "f", "g", "h")  # src: b c f g h
+        for wherefrom, whereto in DIRECTIONS:
+            w.blmove("src", "dst", 1, wherefrom, whereto)
+        tap.read_until(lambda c: c[1:] == [b"src", b"dst", b"RIGHT", b"RIGHT"], "the last LMOVE in the stream")
+    assert tap.names() == ["RPUSH", "LPOP", "RPOP", "RPOPLPUSH", "RPUSH", "LMOVE", "LMOVE", "LMOVE", "LMOVE"]
+    assert [c[1:] for c in tap.commands if c[0].upper() == b"LMOVE"] == [
+        [b"src", b"dst", wherefrom.encode(), whereto.encode()] for wherefrom, whereto in DIRECTIONS
+    ]
     topo.wait_in_sync()
-    assert r1.client().lrange("src", 0, -1) == ["c"]
-    assert r1.client().lrange("dst", 0, -1) == ["d", "b"]
+    assert r1.client().lrange("src", 0, -1) == ["f"]
+    assert r1.client().lrange("dst", 0, -1) == ["h", "b", "d", "c", "g"]
+    assert_same_data(m, r1)
+
+
+def test_parked_blmove_in_every_direction_is_propagated_as_lmove(server, topology_factory, expect) -> None:
+    """BLMOVE parked on an empty list, served by a push, in all four directions: LMOVE with the same directions"""
+    topo = topology_factory("m <- r1")
+    m, r1 = topo["m"], topo["r1"]
+    spell = str.lower if expect.served_blmove_propagates_lowercase_directions else str
+    with StreamTap(m) as tap:
+        for i, (wherefrom, whereto) in enumerate(DIRECTIONS):
+            parked = ParkedClient(m, "BLMOVE", f"q{i}", "dst", wherefrom, whereto, "10")
+            _wait_parked(m)
+            m.client().rpush(f"q{i}", "head", "tail")
+            expected = b"$4\r\nhead\r\n" if wherefrom == "LEFT" else b"$4\r\ntail\r\n"
+            assert parked.reply(len(expected)) == expected
+        tap.read_until(lambda c: c[:2] == [b"LMOVE", b"q3"], "the last LMOVE in the stream")
+    assert [c[1:] for c in tap.commands if c[0].upper() == b"LMOVE"] == [
+        [f"q{i}".encode(), b"dst", spell(wherefrom).encode(), spell(whereto).encode()]
+        for i, (wherefrom, whereto) in enumerate(DIRECTIONS)
+    ]
+    topo.wait_in_sync()
+    assert r1.client().lrange("dst", 0, -1) == ["tail", "head", "head", "tail"]
     assert_same_data(m, r1)
 
 

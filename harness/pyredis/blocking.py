@@ -35,8 +35,12 @@ class Pop:
     push_left: bool = True
     plain_name: bytes = b"LPOP"  # the command replicas get: LPOP, RPOP, LMOVE or RPOPLPUSH
 
-    def run(self, db: Database, key: bytes) -> tuple[bytes, list[bytes]]:
-        """Pop (and push) now; returns the client's reply and the argv to propagate."""
+    def run(self, db: Database, key: bytes, directions: list[bytes] | None = None) -> tuple[bytes, list[bytes]]:
+        """Pop (and push) now; returns the client's reply and the argv to propagate.
+
+        LMOVE carries `directions` as the client spelled them when it did not have to wait;
+        a parked client served later gets Redis 7.0's own lower-case "left" / "right".
+        """
         from harness.pyredis.commands.lists import get_list, move_element
 
         if self.destination is None:
@@ -51,7 +55,7 @@ class Pop:
         value = move_element(db, key, self.destination, self.left, self.push_left)
         argv = [self.plain_name, key, self.destination]
         if self.plain_name == b"LMOVE":
-            argv += [b"LEFT" if self.left else b"RIGHT", b"LEFT" if self.push_left else b"RIGHT"]
+            argv += directions or [b"left" if self.left else b"right", b"left" if self.push_left else b"right"]
         return resp.bulk(value), argv
 
 

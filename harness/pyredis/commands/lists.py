@@ -253,13 +253,15 @@ def lmove(client, args):
 
 
 # --- blocking forms (parking and serving live in harness.pyredis.blocking) -------------------
-def _pop_or_park(client, keys: list[bytes], raw_timeout: bytes, pop: Pop, null_reply: bytes) -> Any:
+def _pop_or_park(
+    client, keys: list[bytes], raw_timeout: bytes, pop: Pop, null_reply: bytes, directions: list[bytes] | None = None
+) -> Any:
     """The plain pop when a key has data; else park the client (null_reply: what EXEC gets)."""
     timeout = parse_timeout(raw_timeout)
     db = client.db
     for key in keys:  # in order: the first non-empty list serves, a non-list is WRONGTYPE
         if get_list(db, key, write=True):
-            reply, argv = pop.run(db, key)
+            reply, argv = pop.run(db, key, directions)
             client.server.dirty += 1
             client.rewrites = [argv]  # replicas get the plain command, never the blocking one
             return reply
@@ -288,7 +290,7 @@ def brpoplpush(client, args):
 @command("blmove", 6, "write denyoom noscript", "list")
 def blmove(client, args):
     pop = Pop(left=_where(args[3]), destination=args[2], push_left=_where(args[4]), plain_name=b"LMOVE")
-    return _pop_or_park(client, [args[1]], args[5], pop, resp.null())
+    return _pop_or_park(client, [args[1]], args[5], pop, resp.null(), directions=args[3:5])
 
 
 @command("linsert", 5, "write denyoom", "list")
