@@ -15,6 +15,7 @@ READONLY_ERROR = "READONLY You can't write against a read only replica."
 NOAUTH_ERROR = "NOAUTH Authentication required."
 WRONGPASS_ERROR = "WRONGPASS invalid username-password pair or user is disabled."
 UNBLOCKED_ERROR = "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)"
+MASTERDOWN_ERROR = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
 NOREPLICAS_ERROR = "NOREPLICAS Not enough good replicas to write."
 WAIT_ON_REPLICA_ERROR = (
     "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a "

@@ -2,7 +2,8 @@
 
 A replica refuses client writes with the exact READONLY error (`replica-read-only yes`, the
 default). With `replica-read-only no` a replica accepts a write, but it stays local: Redis
-never relays a replica's own writes, not even to its own sub-replicas.
+never relays a replica's own writes, not even to its own sub-replicas. While its link is
+down a replica keeps serving reads from its stale data unless `replica-serve-stale-data no`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from harness.expectations import READONLY_ERROR
+from harness.expectations import MASTERDOWN_ERROR, READONLY_ERROR
 
 
 def test_replica_refuses_writes_with_readonly(server, topology_factory) -> None:
@@ -41,3 +42,27 @@ def test_writable_replica_keeps_writes_local(server, topology_factory) -> None:
     assert m.client().exists("local") == 0
     assert r2.client().exists("local") == 0  # the sub-replica gets the master's stream only
     assert r2.client().get("global") == "everyone"
+
+
+def test_stale_reads_while_the_link_is_down_follow_replica_serve_stale_data(server, topology_factory) -> None:
+    """Link down: a replica serves its stale data by default; with replica-serve-stale-data no it answers MASTERDOWN"""
+    topo = topology_factory("m <- r1")
+    m, r1 = topo["m"], topo["r1"]
+    m.client().set("k", "before-cut")
+    topo.wait_in_sync()
+    replica = r1.client()
+
+    with topo.edge("r1").cut():
+        topo.wait_link_down("r1")
+        assert replica.get("k") == "before-cut"  # the default: stale but served
+        replica.config_set("replica-serve-stale-data", "no")
+        for command in (("GET", "k"), ("DBSIZE",)):
+            with pytest.raises(redis.exceptions.MasterDownError) as caught:
+                replica.execute_command(*command)
+            assert f"MASTERDOWN {caught.value}" == MASTERDOWN_ERROR, command
+        assert r1.info("replication")["master_link_status"] == "down"  # INFO is still served
+        assert replica.execute_command("ROLE")[0] == "slave"
+        m.client().set("k", "during-cut")
+
+    topo.wait_in_sync()
+    assert replica.get("k") == "during-cut"
