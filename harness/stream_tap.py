@@ -2,8 +2,9 @@
 
 Datasets alone cannot tell whether a master sent `BLPOP` or `LPOP`, a relative or an absolute
 expiry; the replication stream can. The tap sends `PSYNC ? -1` as a replica would, skips the
-snapshot (disk-style `$<len>` or diskless `$EOF:<mark>`), then parses the commands that follow.
-The master counts the tap as one more replica while it is attached.
+snapshot (disk-style `$<len>` or diskless `$EOF:<mark>`), ACKs it, then parses the commands
+that follow. The master counts the tap as one more replica while it is attached; the tap
+ACKs only once, so it suits tests shorter than the master's `repl-timeout`.
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ class StreamTap:
         self.sock.sendall(b"REPLCONF capa eof capa psync2\r\n")
         self._expect_line(b"+OK")
         self.sock.sendall(b"PSYNC ? -1\r\n")
-        self._expect_line(b"+FULLRESYNC")
+        offset = self._expect_line(b"+FULLRESYNC").split()[-1]
         self._skip_snapshot()
+        # After a diskless snapshot the master holds the stream back until the first ACK.
+        self.sock.sendall(b"REPLCONF ACK " + offset + b"\r\n")
         return self
 
     def __exit__(
@@ -63,11 +66,11 @@ class StreamTap:
     def _line(self, what: str) -> bytes:
         deadline = time.monotonic() + self.timeout
         while True:
-            end = self.buf.find(b"\r\n")
+            end = self.buf.find(b"\n")
             if end >= 0:
-                line = bytes(self.buf[:end])
-                del self.buf[: end + 2]
-                if line:  # masters send bare newlines as keepalives while preparing a snapshot
+                line = bytes(self.buf[:end]).rstrip(b"\r")
+                del self.buf[: end + 1]
+                if line:  # masters send bare "\n" keepalives until the snapshot starts
                     return line
                 continue
             self._fill(deadline, what)

@@ -1,9 +1,10 @@
-"""Blocking pops: BLPOP, BRPOP, BRPOPLPUSH and BLMOVE reach replicas as their plain forms.
+"""Blocking pops: BLPOP, BRPOP, BRPOPLPUSH, BLMOVE, BZPOPMIN and BZPOPMAX reach replicas as plain pops.
 
 A master never sends a blocking command down the stream: a pop that finds data, or a parked
-client served when another client pushes, is propagated as LPOP / RPOP / RPOPLPUSH / LMOVE
-(checklist items 7–16), so a replica never blocks on its master's link. A master that is
-turned into a replica releases its parked clients with the UNBLOCKED error (item 17).
+client served when another client pushes, is propagated as LPOP / RPOP / RPOPLPUSH / LMOVE /
+ZPOPMIN / ZPOPMAX (checklist items 7–16), so a replica never blocks on its master's link. A
+master that is turned into a replica releases its parked clients with the UNBLOCKED error
+(item 17).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def _plain(tap: StreamTap, name: bytes) -> list[bytes]:
 
 
 def test_pops_that_find_data_are_propagated_as_plain_pops(server, topology_factory) -> None:
-    """BLPOP, BRPOP, BRPOPLPUSH, BLMOVE (four directions) on non-empty lists: the stream carries LPOP, RPOP, RPOPLPUSH, LMOVE"""
+    """BLPOP, BRPOP, BRPOPLPUSH, BLMOVE (four directions), BZPOPMIN/MAX with data: the stream carries the plain pops"""
     topo = topology_factory("m <- r1")
     m, r1 = topo["m"], topo["r1"]
     w = m.client()
@@ -63,14 +64,19 @@ def test_pops_that_find_data_are_propagated_as_plain_pops(server, topology_facto
         w.rpush("src", "f", "g", "h")  # src: b c f g h
         for wherefrom, whereto in DIRECTIONS:
             w.blmove("src", "dst", 1, wherefrom, whereto)
-        tap.read_until(lambda c: c[1:] == [b"src", b"dst", b"RIGHT", b"RIGHT"], "the last LMOVE in the stream")
-    assert tap.names() == ["RPUSH", "LPOP", "RPOP", "RPOPLPUSH", "RPUSH", "LMOVE", "LMOVE", "LMOVE", "LMOVE"]
+        w.zadd("z", {"low": 1, "mid": 2, "high": 3})
+        assert w.bzpopmin(["z"], 1) == ("z", "low", 1.0)
+        assert w.bzpopmax(["z"], 1) == ("z", "high", 3.0)
+        tap.read_until(lambda c: c[0].upper() == b"ZPOPMAX", "ZPOPMAX in the stream")
+    assert tap.names() == ["RPUSH", "LPOP", "RPOP", "RPOPLPUSH", "RPUSH", "LMOVE", "LMOVE", "LMOVE", "LMOVE",
+                           "ZADD", "ZPOPMIN", "ZPOPMAX"]
     assert [c[1:] for c in tap.commands if c[0].upper() == b"LMOVE"] == [
         [b"src", b"dst", wherefrom.encode(), whereto.encode()] for wherefrom, whereto in DIRECTIONS
     ]
     topo.wait_in_sync()
     assert r1.client().lrange("src", 0, -1) == ["f"]
     assert r1.client().lrange("dst", 0, -1) == ["h", "b", "d", "c", "g"]
+    assert r1.client().zrange("z", 0, -1) == ["mid"]
     assert_same_data(m, r1)
 
 
@@ -97,31 +103,33 @@ def test_parked_blmove_in_every_direction_is_propagated_as_lmove(server, topolog
 
 
 @pytest.mark.parametrize(
-    "blocking, plain, reply",
+    "blocking, push, plain, reply",
     [
-        (["BLPOP", "q", "10"], b"LPOP", b"*2\r\n$1\r\nq\r\n$1\r\na\r\n"),
-        (["BRPOPLPUSH", "q", "dst", "10"], b"RPOPLPUSH", b"$1\r\nb\r\n"),
-        (["BLMOVE", "q", "dst", "RIGHT", "LEFT", "10"], b"LMOVE", b"$1\r\nb\r\n"),
+        (["BLPOP", "q", "10"], ["RPUSH", "q", "a", "b"], b"LPOP", b"*2\r\n$1\r\nq\r\n$1\r\na\r\n"),
+        (["BRPOPLPUSH", "q", "dst", "10"], ["RPUSH", "q", "a", "b"], b"RPOPLPUSH", b"$1\r\nb\r\n"),
+        (["BLMOVE", "q", "dst", "RIGHT", "LEFT", "10"], ["RPUSH", "q", "a", "b"], b"LMOVE", b"$1\r\nb\r\n"),
+        (["BZPOPMIN", "q", "10"], ["ZADD", "q", "1", "a", "2", "b"], b"ZPOPMIN",
+         b"*3\r\n$1\r\nq\r\n$1\r\na\r\n$1\r\n1\r\n"),
     ],
-    ids=["blpop", "brpoplpush", "blmove"],
+    ids=["blpop", "brpoplpush", "blmove", "bzpopmin"],
 )
 def test_parked_client_served_by_a_push_is_propagated_as_the_plain_pop(
-    server, topology_factory, blocking, plain, reply
+    server, topology_factory, blocking, push, plain, reply
 ) -> None:
-    """A client parked on an empty list is served by another client's push; the stream carries the push, then the plain pop"""
+    """A client parked on an empty key is served by another client's push; the stream carries the push, then the plain pop"""
     topo = topology_factory("m <- r1")
     m, r1 = topo["m"], topo["r1"]
     with StreamTap(m) as tap:
         parked = ParkedClient(m, *blocking)
         _wait_parked(m)
-        assert m.client().rpush("q", "a", "b") == 2
+        assert m.client().execute_command(*push) == 2
         assert parked.reply(len(reply)) == reply
         served = _plain(tap, plain)
-    assert tap.names() == ["RPUSH", plain.decode()]
+    assert tap.names() == [push[0], plain.decode()]
     assert served[1] == b"q"
     assert m.info("clients")["blocked_clients"] == 0
     topo.wait_in_sync()
-    assert r1.client().llen("q") == 1
+    assert r1.client().execute_command("ZCARD" if push[0] == "ZADD" else "LLEN", "q") == 1
     assert_same_data(m, r1)
 
 

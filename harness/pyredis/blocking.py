@@ -1,10 +1,11 @@
-"""Clients blocked in BLPOP / BRPOP / BLMOVE / BRPOPLPUSH, and serving them when a list appears.
+"""Clients blocked in BLPOP / BRPOP / BLMOVE / BRPOPLPUSH / BZPOPMIN / BZPOPMAX, and serving them.
 
 As in Redis, a blocking pop that finds data behaves like its plain form, and one that does not
-parks the client until a command creates one of its keys as a list. Parked clients are served
+parks the client until a command creates one of its keys as a list (or sorted set). Parked clients are served
 after that command has finished (and after EXEC, not inside it), oldest first, each by the
 plain command it amounts to; that plain command is what the replicas receive, never the
-blocking one (BLPOP → LPOP, BRPOPLPUSH → RPOPLPUSH, BLMOVE → LMOVE: checklist items 7–16).
+blocking one (BLPOP → LPOP, BRPOPLPUSH → RPOPLPUSH, BLMOVE → LMOVE, BZPOPMIN → ZPOPMIN:
+checklist items 7–16).
 A master that turns into a replica releases every parked client with Redis's UNBLOCKED error.
 """
 
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from harness.pyredis import resp
-from harness.pyredis.commands import CommandError
+from harness.pyredis.commands import Blocked, CommandError
 
 if TYPE_CHECKING:
     from harness.pyredis.keyspace import Database
@@ -28,12 +29,23 @@ UNBLOCKED_BY_ROLE_CHANGE = "UNBLOCKED force unblock from blocking operation, ins
 
 @dataclass(eq=False)
 class Pop:
-    """What one blocking command will do once a key holds a list: pop one side, maybe push."""
+    """What one blocking command does to the key that serves it: pop one end, maybe push.
 
-    left: bool  # pop from the head (BLPOP, BLMOVE LEFT ...) or the tail
+    Lists (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH) pop their head (`left`) or tail; sorted sets
+    (BZPOPMIN, BZPOPMAX) their lowest (`left`) or highest member.
+    """
+
+    left: bool
     destination: bytes | None = None  # BLMOVE / BRPOPLPUSH
     push_left: bool = True
-    plain_name: bytes = b"LPOP"  # the command replicas get: LPOP, RPOP, LMOVE or RPOPLPUSH
+    plain_name: bytes = b"LPOP"  # what replicas get: LPOP, RPOP, LMOVE, RPOPLPUSH, ZPOPMIN, ZPOPMAX
+    sorted_set: bool = False
+
+    @property
+    def value_type(self) -> type:
+        from harness.pyredis.values import ZSet
+
+        return ZSet if self.sorted_set else deque
 
     def run(self, db: Database, key: bytes, directions: list[bytes] | None = None) -> tuple[bytes, list[bytes]]:
         """Pop (and push) now; returns the client's reply and the argv to propagate.
@@ -41,22 +53,28 @@ class Pop:
         LMOVE carries `directions` as the client spelled them when it did not have to wait;
         a parked client served later gets Redis 7.0's own lower-case "left" / "right".
         """
-        from harness.pyredis.commands.lists import get_list, move_element
+        from harness.pyredis.commands import fmt_float, typed_lookup
+        from harness.pyredis.commands.lists import move_element
 
-        if self.destination is None:
-            lst = get_list(db, key, write=True)
-            assert lst
-            value = lst.popleft() if self.left else lst.pop()
-            if lst:
-                db.touch(key)
-            else:
-                db.delete(key)
-            return resp.array([key, value]), [self.plain_name, key]
-        value = move_element(db, key, self.destination, self.left, self.push_left)
-        argv = [self.plain_name, key, self.destination]
-        if self.plain_name == b"LMOVE":
-            argv += directions or [b"left" if self.left else b"right", b"left" if self.push_left else b"right"]
-        return resp.bulk(value), argv
+        if self.destination is not None:
+            moved = move_element(db, key, self.destination, self.left, self.push_left)
+            argv = [self.plain_name, key, self.destination]
+            if self.plain_name == b"LMOVE":
+                argv += directions or [b"left" if self.left else b"right", b"left" if self.push_left else b"right"]
+            return resp.bulk(moved), argv
+        value = typed_lookup(db, key, self.value_type, write=True)
+        assert value
+        if self.sorted_set:
+            score, member = value.index[0] if self.left else value.index[-1]
+            value.remove(member)
+            reply = resp.array([key, member, fmt_float(score)])
+        else:
+            reply = resp.array([key, value.popleft() if self.left else value.pop()])
+        if value:
+            db.touch(key)
+        else:
+            db.delete(key)
+        return reply, [self.plain_name, key]
 
 
 @dataclass(eq=False)
@@ -81,6 +99,27 @@ def parse_timeout(raw: bytes) -> float:
     return value
 
 
+def pop_or_park(
+    client: Client, keys: list[bytes], raw_timeout: bytes, pop: Pop, null_reply: bytes,
+    directions: list[bytes] | None = None,
+) -> bytes | Blocked:
+    """The plain pop when a key has data; else park the client (null_reply: what EXEC gets)."""
+    from harness.pyredis.commands import typed_lookup
+
+    timeout = parse_timeout(raw_timeout)
+    db = client.db
+    for key in keys:  # in order: the first non-empty key serves, one of another type is WRONGTYPE
+        if typed_lookup(db, key, pop.value_type, write=True):
+            reply, argv = pop.run(db, key, directions)
+            client.server.dirty += 1
+            client.rewrites = [argv]  # replicas get the plain command, never the blocking one
+            return reply
+    if client.server.call_depth > 1:  # inside EXEC a blocking command never blocks
+        return null_reply
+    # A timeout answers a null array for every blocking pop, BLMOVE's included (as Redis does).
+    return Blocked(client.server.blocking.park(client, keys, pop, timeout, resp.null_array()))
+
+
 class BlockingPops:
     """The parked clients of one server, by (db index, key), oldest first."""
 
@@ -90,12 +129,12 @@ class BlockingPops:
         # anybody waits at all.
         self.by_key: dict[tuple[int, bytes], deque[Waiter]] = server.keyspace.blocked
         self.ready: list[tuple[Database, bytes]] = []  # keys created as lists since the last serve
-        server.keyspace.list_created = self._list_created
+        server.keyspace.key_created = self._key_created
 
     def has_waiters(self) -> bool:
         return bool(self.by_key)
 
-    def _list_created(self, db: Database, key: bytes) -> None:
+    def _key_created(self, db: Database, key: bytes) -> None:
         if (db.index, key) in self.by_key:
             self.ready.append((db, key))
 
@@ -124,21 +163,20 @@ class BlockingPops:
                 del self.by_key[(waiter.db.index, key)]
 
     def serve_ready(self) -> None:
-        """Serve parked clients whose keys now hold lists; called when no command is running."""
-        from harness.pyredis.commands.lists import get_list
+        """Serve parked clients whose keys now hold data; called when no command is running.
 
+        A client waits for its own type: a key created as a sorted set serves BZPOPMIN but
+        leaves BLPOP waiting, as in Redis.
+        """
         while self.ready:
             ready, self.ready = self.ready, []
             for db, key in ready:
-                queue = self.by_key.get((db.index, key))
-                while queue:
-                    try:
-                        lst = get_list(db, key, write=True)
-                    except CommandError:
-                        break  # replaced by another type since it was created
-                    if not lst:
-                        break
-                    waiter = queue.popleft()
+                for waiter in list(self.by_key.get((db.index, key), ())):
+                    value = db.lookup_write(key)
+                    if not value:
+                        break  # nothing left to serve
+                    if type(value) is not waiter.pop.value_type:
+                        continue
                     self._forget(waiter)
                     if waiter.future.done() or waiter.client.closing:
                         continue

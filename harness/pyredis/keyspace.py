@@ -92,8 +92,8 @@ class Database:
         if not keep_ttl:
             self.expires.pop(key, None)
         self.touch(key)
-        if self.owner.blocked and type(value) is deque:  # a client may be parked on this key
-            self.owner.list_created(self, key)
+        if self.owner.blocked and type(value) in (deque, ZSet):  # a client may be parked on this key
+            self.owner.key_created(self, key)
 
     def delete(self, key: bytes) -> bool:
         if key in self.data:
@@ -163,9 +163,9 @@ class Keyspace:
         self.may_expire: Callable[[], bool] = lambda: True
         self.propagate_expire: Callable[[int, bytes], None] = lambda db, key: None
         # Keys clients are parked on (BLPOP & co.), shared with harness.pyredis.blocking, and
-        # what Database.set calls when one of them is created as a list.
+        # what Database.set calls when one of them is created as a list or sorted set.
         self.blocked: dict[tuple[int, bytes], Any] = {}
-        self.list_created: Callable[[Database, bytes], None] = lambda db, key: None
+        self.key_created: Callable[[Database, bytes], None] = lambda db, key: None
 
     def flushall(self) -> None:
         for db in self.dbs:

@@ -1,7 +1,8 @@
-"""Chaos: blocking pops under load: concurrent pushes, BLPOP / BRPOP / BLMOVE on shared keys, a slow link.
+"""Chaos: blocking pops under load: concurrent pushes, BLPOP / BRPOP / BLMOVE / BZPOP* on shared keys, a slow link.
 
 Redis's block-repl test in our terms (checklist item 122): several clients push unique values
-and pop them with blocking commands on a few shared keys while the replication link carries
+(RPUSH / LPUSH / ZADD) and pop them with blocking commands on a few shared lists and sorted
+sets while the replication link carries
 latency. Every value must end up exactly once (popped by one client, or still in a list), and
 the replica must hold what the master holds.
 """
@@ -14,7 +15,8 @@ from collections import Counter
 
 from harness.capture import assert_same_data
 
-KEYS = [f"bq{i}" for i in range(4)]
+KEYS = [f"bq{i}" for i in range(4)]  # lists
+ZKEYS = ["bz0", "bz1"]  # sorted sets
 CLIENTS = 3
 OPS_PER_CLIENT = 120
 
@@ -25,8 +27,16 @@ def _client_loop(node, seed: int, client_id: int, pushed: list[str], popped: lis
     try:
         for n in range(OPS_PER_CLIENT):
             key, other = rng.sample(KEYS, 2)
-            kind = rng.choice(["lpush", "rpush", "blpop", "brpop", "blmove"])
-            if kind in ("lpush", "rpush"):
+            kind = rng.choice(["lpush", "rpush", "blpop", "brpop", "blmove", "zadd", "bzpopmin", "bzpopmax"])
+            if kind == "zadd":
+                value = f"c{client_id}-{n}"
+                conn.zadd(rng.choice(ZKEYS), {value: rng.random()})
+                pushed.append(value)
+            elif kind in ("bzpopmin", "bzpopmax"):
+                got = getattr(conn, kind)(ZKEYS, 0.1)
+                if got is not None:
+                    popped.append(got[1])
+            elif kind in ("lpush", "rpush"):
                 value = f"c{client_id}-{n}"
                 getattr(conn, kind)(key, value)
                 pushed.append(value)
@@ -61,6 +71,7 @@ def test_blocking_pops_under_load_lose_and_duplicate_nothing(server, topology_fa
     assert errors == []
 
     remaining = [v for key in KEYS for v in m.client().lrange(key, 0, -1)]
+    remaining += [v for key in ZKEYS for v in m.client().zrange(key, 0, -1)]
     accounted = Counter(popped) + Counter(remaining)
     duplicated = sorted(v for v, n in accounted.items() if n > 1)
     assert duplicated == [], f"values delivered twice: {duplicated[:10]}"

@@ -256,13 +256,15 @@ def test_pipelined_refusals_match_real_redis(servers, case):
 # Blocking list commands where they must not block: inside MULTI, with data, with bad input.
 _BLOCKING_PIPELINES = {
     "in-multi": [["MULTI"], ["BLPOP", "e", "0"], ["BRPOP", "e", "0"], ["BLMOVE", "e", "d", "LEFT", "LEFT", "0"],
-                 ["BRPOPLPUSH", "e", "d", "0"], ["EXEC"]],
+                 ["BRPOPLPUSH", "e", "d", "0"], ["BZPOPMIN", "ez", "0"], ["BZPOPMAX", "ez", "0"], ["EXEC"]],
     "with-data": [["RPUSH", "l", "a", "b", "c"], ["BLPOP", "none", "l", "0"], ["BRPOP", "l", "0"],
                   ["BLMOVE", "l", "l", "LEFT", "RIGHT", "0"], ["LRANGE", "l", "0", "-1"],
-                  ["BRPOPLPUSH", "l", "l2", "0"], ["EXISTS", "l"]],
+                  ["BRPOPLPUSH", "l", "l2", "0"], ["EXISTS", "l"],
+                  ["ZADD", "z", "1.5", "a", "2", "b", "3", "c"], ["BZPOPMIN", "none", "z", "0"], ["BZPOPMAX", "z", "0"],
+                  ["ZPOPMIN", "z", "5"], ["EXISTS", "z"]],
     "bad-input": [["SET", "s", "x"], ["BLPOP", "none", "s", "0"], ["BLPOP", "l", "-1"], ["BLPOP", "l", "abc"],
                   ["BLMOVE", "l", "d", "UP", "LEFT", "0"], ["RPUSH", "l", "a"], ["BLMOVE", "l", "s", "LEFT", "LEFT", "0"],
-                  ["LLEN", "l"], ["BLPOP", "l"]],
+                  ["LLEN", "l"], ["BLPOP", "l"], ["BZPOPMIN", "s", "0"], ["BZPOPMIN", "l", "0"], ["BZPOPMAX", "z", "x"]],
 }
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
 
 from harness.pyredis import resp
-from harness.pyredis.blocking import Pop, parse_timeout
-from harness.pyredis.commands import SYNTAX, Blocked, CommandError, command, to_int, typed_lookup
+from harness.pyredis.blocking import Pop, pop_or_park
+from harness.pyredis.commands import SYNTAX, CommandError, command, to_int, typed_lookup
 
 
 def get_list(db, key: bytes, write: bool = False) -> deque | None:
@@ -253,44 +252,26 @@ def lmove(client, args):
 
 
 # --- blocking forms (parking and serving live in harness.pyredis.blocking) -------------------
-def _pop_or_park(
-    client, keys: list[bytes], raw_timeout: bytes, pop: Pop, null_reply: bytes, directions: list[bytes] | None = None
-) -> Any:
-    """The plain pop when a key has data; else park the client (null_reply: what EXEC gets)."""
-    timeout = parse_timeout(raw_timeout)
-    db = client.db
-    for key in keys:  # in order: the first non-empty list serves, a non-list is WRONGTYPE
-        if get_list(db, key, write=True):
-            reply, argv = pop.run(db, key, directions)
-            client.server.dirty += 1
-            client.rewrites = [argv]  # replicas get the plain command, never the blocking one
-            return reply
-    if client.server.call_depth > 1:  # inside EXEC a blocking command never blocks
-        return null_reply
-    # A timeout answers a null array for every list command, BLMOVE included (as Redis does).
-    return Blocked(client.server.blocking.park(client, keys, pop, timeout, resp.null_array()))
-
-
 @command("blpop", -3, "write noscript", "list")
 def blpop(client, args):
-    return _pop_or_park(client, args[1:-1], args[-1], Pop(left=True, plain_name=b"LPOP"), resp.null_array())
+    return pop_or_park(client, args[1:-1], args[-1], Pop(left=True, plain_name=b"LPOP"), resp.null_array())
 
 
 @command("brpop", -3, "write noscript", "list")
 def brpop(client, args):
-    return _pop_or_park(client, args[1:-1], args[-1], Pop(left=False, plain_name=b"RPOP"), resp.null_array())
+    return pop_or_park(client, args[1:-1], args[-1], Pop(left=False, plain_name=b"RPOP"), resp.null_array())
 
 
 @command("brpoplpush", 4, "write denyoom noscript", "list")
 def brpoplpush(client, args):
     pop = Pop(left=False, destination=args[2], push_left=True, plain_name=b"RPOPLPUSH")
-    return _pop_or_park(client, [args[1]], args[3], pop, resp.null())
+    return pop_or_park(client, [args[1]], args[3], pop, resp.null())
 
 
 @command("blmove", 6, "write denyoom noscript", "list")
 def blmove(client, args):
     pop = Pop(left=_where(args[3]), destination=args[2], push_left=_where(args[4]), plain_name=b"LMOVE")
-    return _pop_or_park(client, [args[1]], args[5], pop, resp.null(), directions=args[3:5])
+    return pop_or_park(client, [args[1]], args[5], pop, resp.null(), directions=args[3:5])
 
 
 @command("linsert", 5, "write denyoom", "list")

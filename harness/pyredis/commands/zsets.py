@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from harness.pyredis import resp
+from harness.pyredis.blocking import Pop, pop_or_park
 from harness.pyredis.commands import (
     NOT_FLOAT,
     SYNTAX,
@@ -369,7 +370,7 @@ def _pop(client, args, highest: bool) -> bytes:
         members.append(member)
         out.append((member, fmt_float(score)))
     if members:
-        client.rewrites = [[b"ZREM", args[1], *members]]
+        # Propagated verbatim, as redis-server 6.2 / 7.0 / 8.2 do (the pop is deterministic).
         client.server.dirty += len(members)
         if not z:
             db.delete(args[1])
@@ -502,3 +503,16 @@ def zinterstore(client, args):
 
 
 __all__ = ["NOT_FLOAT"]
+
+
+# --- blocking forms (parking and serving live in harness.pyredis.blocking) -------------------
+@command("bzpopmin", -3, "write noscript fast", "sortedset")
+def bzpopmin(client, args):
+    pop = Pop(left=True, plain_name=b"ZPOPMIN", sorted_set=True)
+    return pop_or_park(client, args[1:-1], args[-1], pop, resp.null_array())
+
+
+@command("bzpopmax", -3, "write noscript fast", "sortedset")
+def bzpopmax(client, args):
+    pop = Pop(left=False, plain_name=b"ZPOPMAX", sorted_set=True)
+    return pop_or_park(client, args[1:-1], args[-1], pop, resp.null_array())
