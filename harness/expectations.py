@@ -78,6 +78,13 @@ class Expect:
         return not self.build.at_least(7, 2)
 
     @property
+    def flushdb_of_an_empty_db_is_propagated(self) -> bool:
+        """7.0+ propagates every FLUSHDB, even of an empty db (replicas may hold keys the master
+        lacks); 6.2 propagates it only when it deleted something. FLUSHALL always goes down
+        the stream (seen on 6.2.14, 7.0.15 and 8.2.3; checklist item 24)."""
+        return self.build.at_least(7)
+
+    @property
     def first_sync_counts_partial_err(self) -> bool:
         """A fresh replica PSYNCs with its own random id, which the master counts as
         sync_partial_err (every supported version; only `PSYNC ? -1` is exempt)."""

@@ -12,6 +12,7 @@ import time
 from harness.capture import assert_same_data
 from harness.expectations import Expect
 from harness.ledger import SyncWatch
+from harness.stream_tap import StreamTap
 from harness.waits import wait_until
 
 
@@ -141,3 +142,33 @@ def test_replica_query_buffer_limit_and_its_master_link(server, topology_factory
     else:
         assert (delta.full, delta.partial_ok) == (0, 0), f"the link must not have dropped: {delta}"
         assert "max query buffer length" not in r1.log_text()
+
+
+def test_a_replica_relays_every_write_verbatim_even_flushes_of_empty_dbs(server, topology_factory) -> None:
+    """Tapped below a replica: SET, FLUSHDB, FLUSHALL (also on empty dbs, 7.0+), INCR arrive in order; GETSET and SET GET as SET"""
+    topo = topology_factory("m <- r1")
+    m, r1 = topo["m"], topo["r1"]
+    w = m.client()
+    with StreamTap(r1) as tap:  # a sub-replica's view: what r1 relays from m
+        w.set("a", "1")
+        w.flushdb()
+        w.set("b", "2")
+        w.flushall()
+        for _ in range(3):
+            w.flushdb()  # already empty: still propagated
+        for _ in range(3):
+            w.flushall()
+        w.set("g", "old")
+        assert w.getset("g", "new") == "old"
+        assert w.set("g", "newer", get=True) == "new"
+        w.execute_command("INCR", "counter")  # redis-py's incr() would send INCRBY
+        tap.read_until(lambda c: c[0].upper() == b"INCR", "INCR relayed by r1")
+    empty_flushdbs = ["FLUSHDB"] * 3 if Expect(server.master).flushdb_of_an_empty_db_is_propagated else []
+    assert tap.names() == ["SET", "FLUSHDB", "SET", "FLUSHALL", *empty_flushdbs,
+                           "FLUSHALL", "FLUSHALL", "FLUSHALL", "SET", "SET", "SET", "INCR"]
+    sets = [c for c in tap.commands if c[0].upper() == b"SET" and c[1] == b"g"]
+    assert [c[2] for c in sets] == [b"old", b"new", b"newer"]
+    assert all(len(c) == 3 for c in sets), f"GETSET / SET ... GET must be propagated as a plain SET: {sets}"
+    topo.wait_in_sync()
+    assert r1.client().dbsize() == 2
+    assert_same_data(m, r1)

@@ -69,3 +69,21 @@ def test_repoint_to_another_master(server, topology_factory) -> None:
     assert r1.client().get("from-m2") == "2"
     assert r1.info("replication")["master_replid"] == m2.info("replication")["master_replid"]
     assert_same_data(m2, r1)
+
+
+def test_slaveof_inside_multi_takes_effect_within_the_transaction(server, topology_factory) -> None:
+    """SLAVEOF queued in MULTI runs at EXEC: INFO later in the same transaction shows role slave, link down"""
+    topo = topology_factory("m <- r1", link=False)
+    m, r1 = topo["m"], topo["r1"]
+    m.client().set("k", "v")
+    edge = topo.ensure_edge("r1", "m")
+    pipe = r1.client().pipeline(transaction=True)
+    pipe.execute_command("SLAVEOF", edge.listen_host, edge.listen_port)
+    pipe.info("replication")
+    _, info = pipe.execute()
+    assert info["role"] == "slave"
+    assert info["master_link_status"] == "down"  # the link cannot be up before EXEC returns
+    wait_until(lambda: r1.info("replication")["master_link_status"], lambda s: s == "up",
+               timeout=topo.wait_timeout, what="r1's link to come up after the transaction")
+    wait_until(lambda: r1.client().get("k"), lambda v: v == "v", timeout=topo.wait_timeout,
+               what="the master's key on r1")
