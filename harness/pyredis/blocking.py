@@ -15,7 +15,7 @@ import asyncio
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from harness.pyredis import resp
 from harness.pyredis.commands import Blocked, CommandError
@@ -128,18 +128,15 @@ class BlockingPops:
         # Shared with the keyspace (never rebound), so Database.set sees at no cost whether
         # anybody waits at all.
         self.by_key: dict[tuple[int, bytes], deque[Waiter]] = server.keyspace.blocked
-        self.ready: list[tuple[Database, bytes]] = []  # keys created as lists since the last serve
+        self.ready: list[tuple[Database, bytes]] = []  # keys waited on and created since the last serve
         server.keyspace.key_created = self._key_created
-
-    def has_waiters(self) -> bool:
-        return bool(self.by_key)
 
     def _key_created(self, db: Database, key: bytes) -> None:
         if (db.index, key) in self.by_key:
             self.ready.append((db, key))
 
     async def park(self, client: Client, keys: list[bytes], pop: Pop, timeout: float, null_reply: bytes) -> bytes:
-        """Wait for one of `keys` to become a list (or the timeout); returns the reply."""
+        """Wait until a command creates one of `keys` with this pop's type (or the timeout)."""
         waiter = Waiter(client, client.db, keys, pop)
         for key in keys:
             self.by_key.setdefault((client.db.index, key), deque()).append(waiter)
@@ -203,7 +200,7 @@ class BlockingPops:
             if not waiter.future.done():
                 waiter.future.set_result(resp.error(error))
 
-    def client_gone(self, client: Any) -> None:
+    def client_gone(self, client: Client) -> None:
         for queue in list(self.by_key.values()):
             for waiter in [w for w in queue if w.client is client]:
                 self._forget(waiter)
