@@ -502,9 +502,6 @@ def zinterstore(client, args):
     return _store_op(client, args, False)
 
 
-__all__ = ["NOT_FLOAT"]
-
-
 # --- blocking forms (parking and serving live in harness.pyredis.blocking) -------------------
 @command("bzpopmin", -3, "write noscript fast", "sortedset")
 def bzpopmin(client, args):
@@ -516,3 +513,7 @@ def bzpopmin(client, args):
 def bzpopmax(client, args):
     pop = Pop(left=False, plain_name=b"ZPOPMAX", sorted_set=True)
     return pop_or_park(client, args[1:-1], args[-1], pop, resp.null_array())
+
+
+__all__ = ["NOT_FLOAT"]
+
