@@ -185,11 +185,11 @@ def _find_targets(info: SessionInfo) -> None:
         targets += [Target(b.label, b, b) for b in containers]
     if settings.server_filters:
         wanted = settings.server_filters
-        available = [b.label for b in found.builds] + ([python.label] if python is not None else [])
         targets = [t for t in targets if t.master in process_builds or t.replica in process_builds
                    or any(w in t.label for w in wanted)]
         if not targets:
-            has = ", ".join(available) or "no server at all"
+            found_labels = [b.label for b in found.builds] + ([python.label] if python is not None else [])
+            has = ", ".join(found_labels) or "no server at all"
             info.missing.append(f"no target matches --server {' '.join(wanted)} (found: {has})")
     info.builds = builds
     info.targets = targets

@@ -9,8 +9,10 @@ master that is turned into a replica releases its parked clients with the UNBLOC
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -23,22 +25,31 @@ from harness.waits import wait_until
 DIRECTIONS = [("LEFT", "LEFT"), ("LEFT", "RIGHT"), ("RIGHT", "LEFT"), ("RIGHT", "RIGHT")]
 
 
-class ParkedClient:
-    """A raw connection that sends one blocking command and reads its reply later."""
+@contextlib.contextmanager
+def parked(node, *args: str) -> Iterator[Callable[[int], bytes]]:
+    """Send one blocking command on a raw connection; yields `reply(size)` to read its answer.
 
-    def __init__(self, node, *args: str) -> None:
-        self.sock = socket.create_connection((node.host, node.port), timeout=10)
-        self.sock.sendall(command([a.encode() for a in args]))
+    The connection is closed when the block ends, also when the test fails before reading.
+    """
+    sock = socket.create_connection((node.host, node.port), timeout=10)
 
-    def reply(self, expected_size: int) -> bytes:
+    def reply(expected_size: int) -> bytes:
         data = b""
-        while len(data) < expected_size:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        self.sock.close()
+        try:
+            while len(data) < expected_size:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except TimeoutError:
+            raise AssertionError(f"no reply to {' '.join(args)} within 10 s (got {data!r})") from None
         return data
+
+    try:
+        sock.sendall(command([a.encode() for a in args]))
+        yield reply
+    finally:
+        sock.close()
 
 
 def _wait_parked(node, count: int = 1) -> None:
@@ -87,11 +98,11 @@ def test_parked_blmove_in_every_direction_is_propagated_as_lmove(server, topolog
     spell = str.lower if expect.served_blmove_propagates_lowercase_directions else str
     with StreamTap(m) as tap:
         for i, (wherefrom, whereto) in enumerate(DIRECTIONS):
-            parked = ParkedClient(m, "BLMOVE", f"q{i}", "dst", wherefrom, whereto, "10")
-            _wait_parked(m)
-            m.client().rpush(f"q{i}", "head", "tail")
-            expected = b"$4\r\nhead\r\n" if wherefrom == "LEFT" else b"$4\r\ntail\r\n"
-            assert parked.reply(len(expected)) == expected
+            with parked(m, "BLMOVE", f"q{i}", "dst", wherefrom, whereto, "10") as reply:
+                _wait_parked(m)
+                m.client().rpush(f"q{i}", "head", "tail")
+                expected = b"$4\r\nhead\r\n" if wherefrom == "LEFT" else b"$4\r\ntail\r\n"
+                assert reply(len(expected)) == expected
         tap.read_until(lambda c: c[:2] == [b"LMOVE", b"q3"], "the last LMOVE in the stream")
     assert [c[1:] for c in tap.commands if c[0].upper() == b"LMOVE"] == [
         [f"q{i}".encode(), b"dst", spell(wherefrom).encode(), spell(whereto).encode()]
@@ -120,10 +131,10 @@ def test_parked_client_served_by_a_push_is_propagated_as_the_plain_pop(
     topo = topology_factory("m <- r1")
     m, r1 = topo["m"], topo["r1"]
     with StreamTap(m) as tap:
-        parked = ParkedClient(m, *blocking)
-        _wait_parked(m)
-        assert m.client().execute_command(*push) == 2
-        assert parked.reply(len(reply)) == reply
+        with parked(m, *blocking) as read_reply:
+            _wait_parked(m)
+            assert m.client().execute_command(*push) == 2
+            assert read_reply(len(reply)) == reply
         served = _plain(tap, plain)
     assert tap.names() == [push[0], plain.decode()]
     assert served[1] == b"q"
@@ -139,10 +150,12 @@ def test_parked_client_times_out_with_a_null_reply(server, topology_factory) -> 
     m = topo["m"]
     offset = m.info("replication")["master_repl_offset"]
     started = time.monotonic()
-    assert ParkedClient(m, "BLPOP", "nothing", "0.3").reply(5) == b"*-1\r\n"
+    with parked(m, "BLPOP", "nothing", "0.3") as reply:
+        assert reply(5) == b"*-1\r\n"
     assert time.monotonic() - started >= 0.25
     # The timeout reply of every list command is the null array, BLMOVE's too (not a null bulk).
-    assert ParkedClient(m, "BLMOVE", "nothing", "dst", "LEFT", "LEFT", "0.2").reply(5) == b"*-1\r\n"
+    with parked(m, "BLMOVE", "nothing", "dst", "LEFT", "LEFT", "0.2") as reply:
+        assert reply(5) == b"*-1\r\n"
     assert m.client().exists("nothing", "dst") == 0
     topo.wait_in_sync()
     # Only PINGs may have moved the offset (14 bytes each); no pop was ever propagated.
@@ -154,10 +167,9 @@ def test_master_turned_replica_releases_parked_clients(server, topology_factory)
     topo = topology_factory("m <- r1")
     topo.add_node("m2", role="master")
     m = topo["m"]
-    parked = ParkedClient(m, "BLPOP", "q", "0")
-    _wait_parked(m)
-
-    assert topo.replicaof("m", "m2") == "OK"
-    expected = f"-{UNBLOCKED_ERROR}\r\n".encode()
-    assert parked.reply(len(expected)) == expected
+    with parked(m, "BLPOP", "q", "0") as reply:
+        _wait_parked(m)
+        assert topo.replicaof("m", "m2") == "OK"
+        expected = f"-{UNBLOCKED_ERROR}\r\n".encode()
+        assert reply(len(expected)) == expected
     assert m.info("clients")["blocked_clients"] == 0

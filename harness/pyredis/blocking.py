@@ -15,10 +15,11 @@ import asyncio
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from harness.pyredis import resp
-from harness.pyredis.commands import Blocked, CommandError
+from harness.pyredis.commands import Blocked, CommandError, fmt_float, typed_lookup
+from harness.pyredis.values import ZSet
 
 if TYPE_CHECKING:
     from harness.pyredis.keyspace import Database
@@ -36,35 +37,34 @@ class Pop:
     """
 
     left: bool
+    plain_name: bytes  # what replicas get: LPOP, RPOP, LMOVE, RPOPLPUSH, ZPOPMIN, ZPOPMAX
     destination: bytes | None = None  # BLMOVE / BRPOPLPUSH
     push_left: bool = True
-    plain_name: bytes = b"LPOP"  # what replicas get: LPOP, RPOP, LMOVE, RPOPLPUSH, ZPOPMIN, ZPOPMAX
     sorted_set: bool = False
 
     @property
     def value_type(self) -> type:
-        from harness.pyredis.values import ZSet
-
         return ZSet if self.sorted_set else deque
 
-    def run(self, db: Database, key: bytes, directions: list[bytes] | None = None) -> tuple[bytes, list[bytes]]:
-        """Pop (and push) now; returns the client's reply and the argv to propagate.
+    def run(
+        self, db: Database, key: bytes, value: deque | ZSet, directions: list[bytes] | None = None
+    ) -> tuple[bytes, list[bytes]]:
+        """Pop (and push) from `value`, the non-empty value of `key`; returns the client's
+        reply and the argv to propagate.
 
         LMOVE carries `directions` as the client spelled them when it did not have to wait;
         a parked client served later gets Redis 7.0's own lower-case "left" / "right".
         """
-        from harness.pyredis.commands import fmt_float, typed_lookup
         from harness.pyredis.commands.lists import move_element
 
         if self.destination is not None:
-            moved = move_element(db, key, self.destination, self.left, self.push_left)
+            assert isinstance(value, deque)
+            moved = move_element(db, value, key, self.destination, self.left, self.push_left)
             argv = [self.plain_name, key, self.destination]
             if self.plain_name == b"LMOVE":
                 argv += directions or [b"left" if self.left else b"right", b"left" if self.push_left else b"right"]
             return resp.bulk(moved), argv
-        value = typed_lookup(db, key, self.value_type, write=True)
-        assert value
-        if self.sorted_set:
+        if isinstance(value, ZSet):
             score, member = value.index[0] if self.left else value.index[-1]
             value.remove(member)
             reply = resp.array([key, member, fmt_float(score)])
@@ -104,20 +104,21 @@ def pop_or_park(
     directions: list[bytes] | None = None,
 ) -> bytes | Blocked:
     """The plain pop when a key has data; else park the client (null_reply: what EXEC gets)."""
-    from harness.pyredis.commands import typed_lookup
-
     timeout = parse_timeout(raw_timeout)
     db = client.db
     for key in keys:  # in order: the first non-empty key serves, one of another type is WRONGTYPE
-        if typed_lookup(db, key, pop.value_type, write=True):
-            reply, argv = pop.run(db, key, directions)
+        value = typed_lookup(db, key, pop.value_type, write=True)
+        if value:
+            reply, argv = pop.run(db, key, value, directions)
             client.server.dirty += 1
             client.rewrites = [argv]  # replicas get the plain command, never the blocking one
             return reply
     if client.server.call_depth > 1:  # inside EXEC a blocking command never blocks
         return null_reply
-    # A timeout answers a null array for every blocking pop, BLMOVE's included (as Redis does).
-    return Blocked(client.server.blocking.park(client, keys, pop, timeout, resp.null_array()))
+    # Built now, while this client's command runs: a null's spelling depends on its protocol,
+    # and by the time the timeout fires another client's command has set resp.STATE.
+    timeout_reply = resp.null_array()  # every blocking pop's, BLMOVE's included, as in Redis
+    return Blocked(client.server.blocking.park(client, keys, pop, timeout, timeout_reply))
 
 
 class BlockingPops:
@@ -135,7 +136,7 @@ class BlockingPops:
         if (db.index, key) in self.by_key:
             self.ready.append((db, key))
 
-    async def park(self, client: Client, keys: list[bytes], pop: Pop, timeout: float, null_reply: bytes) -> bytes:
+    async def park(self, client: Client, keys: list[bytes], pop: Pop, timeout: float, timeout_reply: bytes) -> bytes:
         """Wait until a command creates one of `keys` with this pop's type (or the timeout)."""
         waiter = Waiter(client, client.db, keys, pop)
         for key in keys:
@@ -145,7 +146,7 @@ class BlockingPops:
                 return await asyncio.wait_for(asyncio.shield(waiter.future), timeout)
             return await waiter.future
         except TimeoutError:
-            return waiter.future.result() if waiter.future.done() else null_reply
+            return waiter.future.result() if waiter.future.done() else timeout_reply
         finally:
             self._forget(waiter)
 
@@ -177,15 +178,20 @@ class BlockingPops:
                     self._forget(waiter)
                     if waiter.future.done() or waiter.client.closing:
                         continue
-                    self._serve(waiter, db, key)
+                    self._serve(waiter, db, key, cast("deque | ZSet", value))
 
-    def _serve(self, waiter: Waiter, db: Database, key: bytes) -> None:
+    def _serve(self, waiter: Waiter, db: Database, key: bytes, value: deque | ZSet) -> None:
         server = self.server
+        # The reply is the parked client's, spelled in its protocol; the pushing client's
+        # command, still running, gets its own back afterwards.
+        pushing_proto, resp.STATE.proto = resp.STATE.proto, waiter.client.proto
         try:
-            reply, argv = waiter.pop.run(db, key)
+            reply, argv = waiter.pop.run(db, key, value)
         except CommandError as exc:  # e.g. BLMOVE to a destination that is no list
             waiter.future.set_result(resp.error(str(exc)))
             return
+        finally:
+            resp.STATE.proto = pushing_proto
         server.dirty += 1
         if server.repl.backlog is not None:
             server.also_propagate(db.index, argv)

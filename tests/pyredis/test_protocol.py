@@ -228,18 +228,18 @@ def _pipeline_reply(port: int, commands: list[list[str]], password: str | None) 
     from harness.pyredis.resp import command
 
     marker = b"gate-pipeline-end"
-    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    conn = Raw(port)
     try:
         payload = b"".join(command([p.encode() for p in c]) for c in commands)
-        sock.sendall(payload + command([b"AUTH", password.encode()] if password else [b"PING"]) + command([b"ECHO", marker]))
+        conn.send(payload + command([b"AUTH", password.encode()] if password else [b"PING"]) + command([b"ECHO", marker]))
         got = b""
         while not got.endswith(marker + b"\r\n"):
-            data = sock.recv(65536)
+            data = conn.sock.recv(65536)
             assert data, f"connection closed after {got!r}"
             got += data
         return got
     finally:
-        sock.close()
+        conn.close()
 
 
 @pytest.mark.parametrize("case", sorted(_GATE_PIPELINES))
@@ -272,3 +272,4 @@ _BLOCKING_PIPELINES = {
 def test_blocking_commands_that_need_not_block_match_real_redis(servers, case):
     replies = {kind: _pipeline_reply(servers(kind).port, _BLOCKING_PIPELINES[case], None) for kind in ("py", "7.0")}
     assert replies["py"] == replies["7.0"]
+

@@ -199,14 +199,12 @@ def ltrim(client, args):
     return resp.OK
 
 
-def move_element(db, src_key: bytes, dst_key: bytes, src_left: bool, dst_left: bool) -> bytes:
-    """Pop one end of `src_key` and push it on `dst_key` (LMOVE's work); `src_key` must hold a list.
+def move_element(db, src: deque, src_key: bytes, dst_key: bytes, src_left: bool, dst_left: bool) -> bytes:
+    """Pop one end of `src` (the non-empty list at `src_key`) and push it on `dst_key` (LMOVE's work).
 
     The source is deleted only after the push, so moving within one single-element list
     rotates it instead of losing the key.
     """
-    src = get_list(db, src_key, write=True)
-    assert src
     dst = get_list(db, dst_key, write=True)
     value = src.popleft() if src_left else src.pop()
     if dst is None:
@@ -226,9 +224,10 @@ def move_element(db, src_key: bytes, dst_key: bytes, src_left: bool, dst_left: b
 
 
 def _lmove(client, src_key: bytes, dst_key: bytes, src_left: bool, dst_left: bool) -> bytes:
-    if get_list(client.db, src_key, write=True) is None:
+    src = get_list(client.db, src_key, write=True)
+    if src is None:
         return resp.null()
-    value = move_element(client.db, src_key, dst_key, src_left, dst_left)
+    value = move_element(client.db, src, src_key, dst_key, src_left, dst_left)
     client.server.dirty += 1
     return resp.bulk(value)
 
