@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
 from harness.pyredis import resp
-from harness.pyredis.commands import Blocked, CommandError, fmt_float, typed_lookup
+from harness.pyredis.commands import Blocked, CommandError, fmt_float, to_float, typed_lookup
 from harness.pyredis.values import ZSet
 
 if TYPE_CHECKING:
@@ -67,7 +67,8 @@ class Pop:
         if isinstance(value, ZSet):
             score, member = value.index[0] if self.left else value.index[-1]
             value.remove(member)
-            reply = resp.array([key, member, fmt_float(score)])
+            # [key, member, score]: in RESP3 the score is a double, as redis-server 7.0 sends it.
+            reply = b"*3\r\n" + resp.bulk(key) + resp.bulk(member) + resp.double(fmt_float(score))
         else:
             reply = resp.array([key, value.popleft() if self.left else value.pop()])
         if value:
@@ -87,14 +88,13 @@ class Waiter:
 
 
 def parse_timeout(raw: bytes) -> float:
-    """Seconds as Redis reads them for blocking commands (a double since 6.0; 0 = for ever)."""
-    try:
-        value = float(raw)
-    except ValueError:
-        raise CommandError("ERR timeout is not a float or out of range") from None
-    if math.isnan(value) or math.isinf(value):
-        raise CommandError("ERR timeout is not a float or out of range")
-    if value < 0:
+    """Seconds as Redis 7.0 reads them for blocking commands (a double; 0 = for ever).
+
+    An infinite timeout overflows Redis's millisecond conversion and is reported as
+    negative (6.2 and 7.0; 8.x says "out of range").
+    """
+    value = to_float(raw, "ERR timeout is not a float or out of range")
+    if value < 0 or math.isinf(value):
         raise CommandError("ERR timeout is negative")
     return value
 

@@ -7,6 +7,7 @@ import socket
 import pytest
 
 from harness.pyredis.resp import ProtocolError, parse_command
+from tests.pyredis.conftest import wait_until
 
 
 class Raw:
@@ -264,7 +265,9 @@ _BLOCKING_PIPELINES = {
                   ["ZPOPMIN", "z", "5"], ["EXISTS", "z"]],
     "bad-input": [["SET", "s", "x"], ["BLPOP", "none", "s", "0"], ["BLPOP", "l", "-1"], ["BLPOP", "l", "abc"],
                   ["BLMOVE", "l", "d", "UP", "LEFT", "0"], ["RPUSH", "l", "a"], ["BLMOVE", "l", "s", "LEFT", "LEFT", "0"],
-                  ["LLEN", "l"], ["BLPOP", "l"], ["BZPOPMIN", "s", "0"], ["BZPOPMIN", "l", "0"], ["BZPOPMAX", "z", "x"]],
+                  ["LLEN", "l"], ["BLPOP", "l"], ["BZPOPMIN", "s", "0"], ["BZPOPMIN", "l", "0"], ["BZPOPMAX", "z", "x"],
+                  ["BLPOP", "l", "1_0"], ["BLPOP", "l", " 1"], ["BLPOP", "l", "nan"], ["BLPOP", "l", "inf"],
+                  ["ZADD", "z", "1_0", "m"], ["INCRBYFLOAT", "f", "1_0"], ["HINCRBYFLOAT", "h", "f", "1_0"]],
 }
 
 
@@ -273,3 +276,29 @@ def test_blocking_commands_that_need_not_block_match_real_redis(servers, case):
     replies = {kind: _pipeline_reply(servers(kind).port, _BLOCKING_PIPELINES[case], None) for kind in ("py", "7.0")}
     assert replies["py"] == replies["7.0"]
 
+
+def test_parked_and_pushing_clients_keep_their_own_protocol(py):
+    """Replies built later (a timeout, a served pop) are spelled in the parked client's protocol,
+    and the pushing client's next reply in its own (bytes as redis-server 7.0 sends them)."""
+    resp3, parked2, pusher = Raw(py.port), Raw(py.port), Raw(py.port)
+
+    def wait_parked(count: int) -> None:
+        wait_until(lambda: py.info("clients")["blocked_clients"] == count, 5, f"{count} parked client(s)")
+
+    try:
+        resp3.send(b"HELLO 3\r\n")
+        resp3.sock.recv(65536)
+        parked2.send(b"BLPOP none 0.5\r\n")  # RESP2; times out after a RESP3 client ran a command
+        wait_parked(1)
+        resp3.send(b"PING\r\n")
+        assert resp3.read() == b"+PONG\r\n"
+        assert parked2.read() == b"*-1\r\n"
+
+        resp3.send(b"BZPOPMIN q 5\r\n")  # RESP3 parked, served by a RESP2 client whose pipeline goes on
+        wait_parked(1)
+        pusher.send(b"ZADD q 2 b\r\nZSCORE q none\r\n")
+        assert pusher.read(2) == b":1\r\n$-1\r\n"
+        assert resp3.read(6) == b"*3\r\n$1\r\nq\r\n$1\r\nb\r\n,2\r\n"
+    finally:
+        for conn in (resp3, parked2, pusher):
+            conn.close()

@@ -104,10 +104,12 @@ def to_int(raw: bytes, message: str = NOT_INT) -> int:
 
 
 def to_float(raw: bytes, message: str = NOT_FLOAT) -> float:
+    """Parse like strtod: no surrounding spaces; Python's own digit-group underscores
+    ("1_0") are no number to Redis."""
     import math
 
     text = raw.strip().lower()
-    if text != raw.lower() or not text:
+    if text != raw.lower() or not text or b"_" in text:
         raise CommandError(message)
     if text in (b"inf", b"+inf", b"infinity", b"+infinity"):
         return math.inf
